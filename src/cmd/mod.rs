@@ -1,0 +1,322 @@
+//! The command table and dispatch.
+//!
+//! Every command is one [`CommandSpec`] row in its family's table (`keys.rs`, `string.rs`, ...):
+//! name, arity, flags, key positions and handler. Lookup, arity and the unknown-command and
+//! unknown-subcommand errors are checked once, here, with Redis's exact texts; handlers can
+//! rely on having at least `|arity|` arguments.
+
+pub mod args;
+pub mod client;
+pub mod command;
+pub mod config;
+pub mod connection;
+pub mod info;
+pub mod keys;
+pub mod list;
+pub mod pubsub;
+pub mod server;
+pub mod string;
+pub mod transaction;
+
+use crate::client::ClientState;
+use crate::keyspace::{Db, Keyspace};
+use crate::resp::Reply;
+use crate::server::Shared;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+pub use args::ArgError;
+
+/// What a command is, as `COMMAND INFO` reports it and as dispatch enforces it.
+pub struct CommandSpec {
+    /// Lower-case name (`"get"`), or `"container|sub"` for a subcommand.
+    pub name: &'static str,
+    /// Redis's arity: `N` means exactly N arguments including the name, `-N` at least N.
+    pub arity: i32,
+    /// Flags as Redis names them (`"write"`, `"readonly"`, `"fast"`, ...).
+    pub flags: &'static [&'static str],
+    /// Position of the first key argument (0 for none), of the last (-1: the last argument),
+    /// and the step between keys.
+    pub keys: (i32, i32, i32),
+    /// One line for `COMMAND DOCS`.
+    pub summary: &'static str,
+    /// The Redis version that introduced the command.
+    pub since: &'static str,
+    /// The documentation group (`"string"`, `"generic"`, `"connection"`, ...).
+    pub group: &'static str,
+    /// The handler; `None` for a container whose work is done by its subcommands.
+    pub handler: Option<Handler>,
+    /// Subcommands of a container command (`CONFIG GET`, `CLIENT LIST`, ...).
+    pub subcommands: &'static [CommandSpec],
+}
+
+/// A command handler: runs with the keyspace locked and returns the reply.
+pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Reply;
+
+impl CommandSpec {
+    /// A table row for a plain command. `keys` is (first, last, step) as in [`CommandSpec::keys`].
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: &'static [&'static str],
+        keys: (i32, i32, i32),
+        group: &'static str,
+        summary: &'static str,
+        handler: Handler,
+    ) -> CommandSpec {
+        CommandSpec { name, arity, flags, keys, summary, since: "1.0.0", group, handler: Some(handler), subcommands: &[] }
+    }
+
+    /// A table row for a container command whose subcommands do the work (CONFIG, CLIENT, ...).
+    pub const fn container(
+        name: &'static str,
+        arity: i32,
+        group: &'static str,
+        summary: &'static str,
+        subcommands: &'static [CommandSpec],
+    ) -> CommandSpec {
+        CommandSpec { name, arity, flags: &[], keys: (0, 0, 0), summary, since: "1.0.0", group, handler: None, subcommands }
+    }
+
+    /// The same row with the Redis version that introduced the command.
+    pub const fn since(mut self, version: &'static str) -> CommandSpec {
+        self.since = version;
+        self
+    }
+
+    /// ACL categories as Redis lists them in COMMAND INFO, derived from flags and group.
+    pub fn acl_categories(&self) -> Vec<&'static str> {
+        let mut categories = Vec::new();
+        let group = match self.group {
+            "generic" => Some("@keyspace"),
+            "string" => Some("@string"),
+            "list" => Some("@list"),
+            "hash" => Some("@hash"),
+            "set" => Some("@set"),
+            "sorted-set" => Some("@sortedset"),
+            "stream" => Some("@stream"),
+            "pubsub" => Some("@pubsub"),
+            "transactions" => Some("@transaction"),
+            "connection" => Some("@connection"),
+            "scripting" => Some("@scripting"),
+            _ => None,
+        };
+        if self.has_flag("write") {
+            categories.push("@write");
+        }
+        if self.has_flag("readonly") {
+            categories.push("@read");
+        }
+        categories.extend(group);
+        categories.push(if self.has_flag("fast") { "@fast" } else { "@slow" });
+        if self.has_flag("admin") {
+            categories.extend(["@admin", "@dangerous"]);
+        }
+        if self.has_flag("blocking") {
+            categories.push("@blocking");
+        }
+        categories
+    }
+
+    /// Whether `flag` is among the command's flags.
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.contains(&flag)
+    }
+
+    /// Whether `argc` arguments (name included) satisfy the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = i64::try_from(argc).unwrap_or(i64::MAX);
+        let arity = i64::from(self.arity);
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    /// The name without the container (`"get"` for `"config|get"`).
+    pub fn short_name(&self) -> &'static str {
+        self.name.rsplit('|').next().unwrap_or(self.name)
+    }
+}
+
+/// Everything a handler may touch: the locked keyspace, the calling client, the server.
+pub struct Ctx<'a> {
+    /// The keyspace, locked for the duration of the command (or the whole EXEC).
+    pub keyspace: &'a mut Keyspace,
+    /// The calling client's connection state.
+    pub client: &'a mut ClientState,
+    /// Server-wide state that does not need the keyspace lock.
+    pub shared: &'a Shared,
+}
+
+impl Ctx<'_> {
+    /// The client's selected database.
+    pub fn db(&mut self) -> &mut Db {
+        self.keyspace.db(self.client.db)
+    }
+
+    /// The clock the command runs at, in Unix ms.
+    pub fn now_ms(&self) -> u64 {
+        self.keyspace.now_ms()
+    }
+
+    /// Records a keyspace event in the client's database.
+    pub fn notify(&mut self, class: char, event: &'static str, key: &[u8]) {
+        let db = self.client.db;
+        self.keyspace.notify(db, class, event, key);
+    }
+}
+
+/// The error reply Redis gives for a command it does not have.
+pub fn unknown_command_error(args: &[Bytes]) -> Reply {
+    let name = args.first().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+    let mut rendered = String::new();
+    for arg in args.iter().skip(1) {
+        if rendered.len() >= 128 {
+            break;
+        }
+        let room = 128 - rendered.len();
+        let text = String::from_utf8_lossy(arg);
+        let clipped: String = text.chars().take(room).collect();
+        rendered.push_str(&format!("'{clipped}' "));
+    }
+    let name: String = name.chars().take(128).collect();
+    Reply::error(format!("ERR unknown command '{name}', with args beginning with: {rendered}"))
+}
+
+/// The error for a wrong argument count.
+pub fn arity_error(spec: &CommandSpec) -> Reply {
+    Reply::error(format!("ERR wrong number of arguments for '{}' command", spec.name))
+}
+
+fn all_tables() -> impl Iterator<Item = &'static CommandSpec> {
+    [
+        client::COMMANDS,
+        command::COMMANDS,
+        config::COMMANDS,
+        connection::COMMANDS,
+        info::COMMANDS,
+        keys::COMMANDS,
+        list::COMMANDS,
+        pubsub::COMMANDS,
+        server::COMMANDS,
+        string::COMMANDS,
+        transaction::COMMANDS,
+    ]
+        .into_iter()
+        .flatten()
+}
+
+fn registry() -> &'static HashMap<&'static str, &'static CommandSpec> {
+    static REGISTRY: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+    REGISTRY.get_or_init(|| all_tables().map(|spec| (spec.name, spec)).collect())
+}
+
+/// Every top-level command, for `COMMAND`, `COMMAND COUNT` and `COMMAND LIST`.
+pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
+    registry().values().copied()
+}
+
+/// Looks up a command by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut lower = [0u8; 32];
+    let slot = lower.get_mut(..name.len())?;
+    slot.copy_from_slice(name);
+    slot.make_ascii_lowercase();
+    let text = std::str::from_utf8(slot).ok()?;
+    registry().get(text).copied()
+}
+
+/// The result of resolving a request against the table.
+pub enum Resolved {
+    /// A runnable command (or subcommand) whose arity is satisfied.
+    Command(&'static CommandSpec),
+    /// The request is rejected before running; the reply says why.
+    Rejected(Reply),
+}
+
+/// Finds the command a request names and checks its arity, with Redis's error texts.
+pub fn resolve(args: &[Bytes]) -> Resolved {
+    let Some(spec) = args.first().and_then(|name| lookup(name)) else {
+        return Resolved::Rejected(unknown_command_error(args));
+    };
+    if !spec.arity_ok(args.len()) {
+        return Resolved::Rejected(arity_error(spec));
+    }
+    if spec.subcommands.is_empty() {
+        return Resolved::Command(spec);
+    }
+    let Some(sub_name) = args.get(1) else { return Resolved::Rejected(arity_error(spec)) };
+    let sub = spec.subcommands.iter().find(|s| s.short_name().as_bytes().eq_ignore_ascii_case(sub_name));
+    match sub {
+        None => Resolved::Rejected(Reply::error(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            String::from_utf8_lossy(sub_name).chars().take(128).collect::<String>(),
+            spec.name.to_ascii_uppercase()
+        ))),
+        Some(sub) if !sub.arity_ok(args.len()) => Resolved::Rejected(arity_error(sub)),
+        Some(sub) => Resolved::Command(sub),
+    }
+}
+
+/// Resolves and runs one request for the client in `ctx`, queueing it instead while the
+/// client is inside MULTI.
+pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let spec = match resolve(args) {
+        Resolved::Command(spec) => spec,
+        Resolved::Rejected(reply) => {
+            // A command that cannot even be queued dooms the transaction (EXECABORT).
+            if let Some(multi) = ctx.client.multi.as_mut() {
+                multi.aborted = true;
+            }
+            let known = args.first().and_then(|name| lookup(name)).map(|spec| spec.name);
+            ctx.shared.stats.record_rejected(known);
+            return reply;
+        }
+    };
+    if ctx.client.multi.is_some() && !transaction::runs_immediately_in_multi(spec) {
+        return transaction::queue(ctx, args);
+    }
+    execute(spec, ctx, args)
+}
+
+/// Runs a resolved command: the one place that calls handlers, so statistics are kept here.
+pub fn execute(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(handler) = spec.handler else { return arity_error(spec) };
+    let started = std::time::Instant::now();
+    let reply = handler(ctx, args);
+    ctx.shared.stats.record_call(spec.name, started.elapsed(), reply.is_error());
+    reply
+}
+
+/// Shorthand for the most common errors, with Redis's texts.
+pub mod errors {
+    use crate::resp::Reply;
+
+    /// `WRONGTYPE Operation against a key holding the wrong kind of value`.
+    pub fn wrong_type() -> Reply {
+        Reply::error("WRONGTYPE Operation against a key holding the wrong kind of value")
+    }
+
+    /// `ERR syntax error`.
+    pub fn syntax() -> Reply {
+        Reply::error("ERR syntax error")
+    }
+
+    /// `ERR value is not an integer or out of range`.
+    pub fn not_integer() -> Reply {
+        Reply::error("ERR value is not an integer or out of range")
+    }
+
+    /// `ERR value is not a valid float`.
+    pub fn not_float() -> Reply {
+        Reply::error("ERR value is not a valid float")
+    }
+
+    /// `ERR no such key`.
+    pub fn no_such_key() -> Reply {
+        Reply::error("ERR no such key")
+    }
+}

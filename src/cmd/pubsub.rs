@@ -1,0 +1,6 @@
+//! pubsub commands (being filled in).
+
+use super::CommandSpec;
+
+/// The pubsub commands.
+pub static COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,303 @@
+//! Typed configuration with Redis's names and defaults.
+//!
+//! Sources, later ones winning: defaults, a config file in redis.conf syntax (the first
+//! command-line argument when it does not start with `--`), then `--name value` flags. At run
+//! time CONFIG GET and CONFIG SET read and change the same parameters through [`PARAMS`].
+
+use crate::resp::split_inline_args;
+use std::fmt;
+
+/// Log verbosity, with Redis's level names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Everything.
+    Debug,
+    /// Much, mostly useful.
+    Verbose,
+    /// Moderately verbose (the default).
+    Notice,
+    /// Only important messages.
+    Warning,
+    /// Nothing.
+    Nothing,
+}
+
+impl LogLevel {
+    fn parse(text: &str) -> Option<LogLevel> {
+        Some(match text.to_ascii_lowercase().as_str() {
+            "debug" => LogLevel::Debug,
+            "verbose" => LogLevel::Verbose,
+            "notice" => LogLevel::Notice,
+            "warning" => LogLevel::Warning,
+            "nothing" => LogLevel::Nothing,
+            _ => return None,
+        })
+    }
+
+    /// The `tracing` filter directive for this level.
+    pub fn filter(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Verbose => "debug",
+            LogLevel::Notice => "info",
+            LogLevel::Warning => "warn",
+            LogLevel::Nothing => "off",
+        }
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Verbose => "verbose",
+            LogLevel::Notice => "notice",
+            LogLevel::Warning => "warning",
+            LogLevel::Nothing => "nothing",
+        })
+    }
+}
+
+/// Every setting Herald has.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Addresses to listen on (`bind`); loopback by default.
+    pub bind: Vec<String>,
+    /// TCP port (`port`); 0 picks a free one.
+    pub port: u16,
+    /// Number of databases (`databases`).
+    pub databases: usize,
+    /// Log verbosity (`loglevel`).
+    pub loglevel: LogLevel,
+    /// Most simultaneous clients (`maxclients`).
+    pub maxclients: usize,
+    /// Close clients idle this many seconds; 0 never (`timeout`).
+    pub timeout: u64,
+    /// Longest single argument in bytes (`proto-max-bulk-len`).
+    pub proto_max_bulk_len: u64,
+    /// Largest query buffer per client in bytes (`client-query-buffer-limit`).
+    pub client_query_buffer_limit: u64,
+    /// Background task frequency, per second (`hz`), used by the expiry cycle.
+    pub hz: u32,
+    /// Path of the file this configuration was read from, if any.
+    pub config_file: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: vec!["127.0.0.1".into(), "-::1".into()],
+            port: 6379,
+            databases: 16,
+            loglevel: LogLevel::Notice,
+            maxclients: 10_000,
+            timeout: 0,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            hz: 10,
+            config_file: None,
+        }
+    }
+}
+
+/// A configuration error, worded for the log or for CONFIG SET.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// One parameter: its names, whether CONFIG SET may change it, and how to read and write it.
+pub struct Param {
+    /// The canonical name.
+    pub name: &'static str,
+    /// Other accepted names.
+    pub aliases: &'static [&'static str],
+    /// Whether CONFIG SET may change it at run time.
+    pub mutable: bool,
+    /// The value as CONFIG GET shows it.
+    pub get: fn(&Config) -> String,
+    /// Parses and stores a value (all of a CONFIG SET's or a config line's words, joined).
+    pub set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+/// Every parameter, in CONFIG GET order.
+pub static PARAMS: &[Param] = &[
+    Param {
+        name: "bind",
+        aliases: &[],
+        mutable: false,
+        get: |c| c.bind.join(" "),
+        set: |c, v| {
+            c.bind = v.split_whitespace().map(str::to_string).collect();
+            Ok(())
+        },
+    },
+    Param { name: "port", aliases: &[], mutable: false, get: |c| c.port.to_string(), set: |c, v| int_in(v, 0, 65535).map(|n| c.port = n as u16) },
+    Param {
+        name: "databases",
+        aliases: &[],
+        mutable: false,
+        get: |c| c.databases.to_string(),
+        set: |c, v| int_in(v, 1, i64::from(i32::MAX)).map(|n| c.databases = n as usize),
+    },
+    Param {
+        name: "loglevel",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.loglevel.to_string(),
+        set: |c, v| LogLevel::parse(v).map(|l| c.loglevel = l).ok_or_else(|| "argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into()),
+    },
+    Param {
+        name: "maxclients",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.maxclients.to_string(),
+        set: |c, v| int_in(v, 1, i64::from(u32::MAX)).map(|n| c.maxclients = n as usize),
+    },
+    Param { name: "timeout", aliases: &[], mutable: true, get: |c| c.timeout.to_string(), set: |c, v| int_in(v, 0, i64::from(i32::MAX)).map(|n| c.timeout = n as u64) },
+    Param {
+        name: "proto-max-bulk-len",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.proto_max_bulk_len.to_string(),
+        set: |c, v| memory_in(v, 1024 * 1024, i64::MAX as u64).map(|n| c.proto_max_bulk_len = n),
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.client_query_buffer_limit.to_string(),
+        set: |c, v| memory_in(v, 1024 * 1024, i64::MAX as u64).map(|n| c.client_query_buffer_limit = n),
+    },
+    Param { name: "hz", aliases: &[], mutable: true, get: |c| c.hz.to_string(), set: |c, v| int_in(v, 0, i64::from(i32::MAX)).map(|n| c.hz = (n as u32).clamp(1, 500)) },
+];
+
+/// Finds a parameter by name or alias, case-insensitively.
+pub fn find_param(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name) || p.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+}
+
+fn int_in(value: &str, min: i64, max: i64) -> Result<i64, String> {
+    let n: i64 = value.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    if n < min || n > max {
+        return Err(format!("argument must be between {min} and {max} inclusive"));
+    }
+    Ok(n)
+}
+
+fn memory_in(value: &str, min: u64, max: u64) -> Result<u64, String> {
+    let n = parse_memory(value).ok_or_else(|| "argument must be a memory value".to_string())?;
+    if n < min || n > max {
+        return Err(format!("argument must be between {min} and {max} inclusive"));
+    }
+    Ok(n)
+}
+
+/// Parses a memory amount as redis.conf writes them: `1024`, `1k` (1000), `1kb` (1024), `1m`,
+/// `1mb`, `1g`, `1gb`, in any case.
+pub fn parse_memory(text: &str) -> Option<u64> {
+    let lower = text.to_ascii_lowercase();
+    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let multiplier: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1_000,
+        "kb" => 1_024,
+        "m" => 1_000_000,
+        "mb" => 1_024 * 1_024,
+        "g" => 1_000_000_000,
+        "gb" => 1_024 * 1_024 * 1_024,
+        _ => return None,
+    };
+    n.checked_mul(multiplier)
+}
+
+impl Config {
+    /// Sets parameter `name` from its textual value, as a config file line or a flag does.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let param = find_param(name).ok_or_else(|| ConfigError(format!("Bad directive or wrong number of arguments: '{name}'")))?;
+        (param.set)(self, value).map_err(|e| ConfigError(format!("'{name}': {e}")))
+    }
+
+    /// Applies a config file's text (redis.conf syntax: `name value...`, `#` comments, quotes).
+    pub fn apply_file_text(&mut self, text: &str) -> Result<(), ConfigError> {
+        for (number, line) in text.lines().enumerate() {
+            let trimmed = line.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let words = split_inline_args(trimmed.as_bytes())
+                .map_err(|_| ConfigError(format!("line {}: unbalanced quotes", number + 1)))?;
+            let mut words = words.iter().map(|w| String::from_utf8_lossy(w).into_owned());
+            let Some(name) = words.next() else { continue };
+            let value: Vec<String> = words.collect();
+            self.set(&name, &value.join(" ")).map_err(|e| ConfigError(format!("line {}: {e}", number + 1)))?;
+        }
+        Ok(())
+    }
+
+    /// Builds a configuration from command-line arguments (without the program name):
+    /// `[config-file] [--name value...]...`, as redis-server takes them.
+    pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        let mut args = args.into_iter().peekable();
+        if let Some(first) = args.peek() {
+            if !first.starts_with("--") {
+                let path = first.clone();
+                args.next();
+                let text = std::fs::read_to_string(&path).map_err(|e| ConfigError(format!("cannot read config file {path}: {e}")))?;
+                config.apply_file_text(&text)?;
+                config.config_file = Some(path);
+            }
+        }
+        while let Some(flag) = args.next() {
+            let Some(name) = flag.strip_prefix("--") else {
+                return Err(ConfigError(format!("unexpected argument '{flag}'")));
+            };
+            let mut values = Vec::new();
+            while let Some(next) = args.peek() {
+                if next.starts_with("--") {
+                    break;
+                }
+                values.push(args.next().unwrap_or_default());
+            }
+            config.set(name, &values.join(" "))?;
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn flags_override_the_config_file() {
+        let mut config = Config::default();
+        config.apply_file_text("# comment\nport 7000\ntimeout 5\n").unwrap();
+        assert_eq!(config.port, 7000);
+        let config = Config::from_args(["--port".to_string(), "7001".to_string(), "--databases".into(), "4".into()]).unwrap();
+        assert_eq!((config.port, config.databases), (7001, 4));
+    }
+
+    #[test]
+    fn memory_units_follow_redis_conf() {
+        assert_eq!(parse_memory("1kb"), Some(1024));
+        assert_eq!(parse_memory("1K"), Some(1000));
+        assert_eq!(parse_memory("512mb"), Some(512 * 1024 * 1024));
+        assert_eq!(parse_memory("12x"), None);
+    }
+
+    #[test]
+    fn unknown_directives_are_errors() {
+        assert!(Config::default().apply_file_text("nonsense 1\n").is_err());
+    }
+}

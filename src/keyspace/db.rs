@@ -1,0 +1,417 @@
+//! One numbered database: entries ordered by key hash, a deadline index, and WATCH signals.
+
+use super::Value;
+use bytes::Bytes;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// A key's value and metadata.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// When the key expires, in Unix milliseconds; `None` for a persistent key.
+    pub expires_at: Option<u64>,
+    /// When the key was last read or written, in Unix milliseconds (`OBJECT IDLETIME`).
+    pub last_access_ms: u64,
+}
+
+/// Keys whose hashes collide share a bucket; with a 64-bit keyed hash that is rare, so the
+/// common case holds one entry without a second allocation.
+#[derive(Debug)]
+enum Bucket {
+    One(Bytes, Entry),
+    Many(Vec<(Bytes, Entry)>),
+}
+
+impl Bucket {
+    fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
+        let (one, many) = match self {
+            Bucket::One(k, e) => (Some((k, e)), None),
+            Bucket::Many(v) => (None, Some(v.iter().map(|(k, e)| (k, e)))),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
+    fn find_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        match self {
+            Bucket::One(k, e) => (k.as_ref() == key).then_some(e),
+            Bucket::Many(v) => v.iter_mut().find(|(k, _)| k.as_ref() == key).map(|(_, e)| e),
+        }
+    }
+}
+
+/// One page of a `SCAN`.
+#[derive(Debug)]
+pub struct ScanPage {
+    /// The cursor for the next call; 0 when the scan is complete.
+    pub cursor: u64,
+    /// The keys visited on this page (before any MATCH or TYPE filter).
+    pub keys: Vec<Bytes>,
+}
+
+/// The process-wide hash seed: random per process so clients cannot aim collisions.
+fn hasher() -> &'static std::collections::hash_map::RandomState {
+    static HASHER: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
+    HASHER.get_or_init(std::collections::hash_map::RandomState::new)
+}
+
+/// The hash that orders a key in its database and serves as its SCAN position.
+pub fn key_hash(key: &[u8]) -> u64 {
+    hasher().hash_one(key)
+}
+
+/// A shared flag a client sets up with WATCH; writers to a watched key raise it.
+pub type WatchFlag = Arc<AtomicBool>;
+
+/// One database.
+#[derive(Debug, Default)]
+pub struct Db {
+    /// Entries by key hash (see the module docs for why ordered).
+    buckets: BTreeMap<u64, Bucket>,
+    /// `(deadline ms, key)` for every key with a TTL.
+    deadlines: BTreeSet<(u64, Bytes)>,
+    len: usize,
+    /// Clients watching each key, raised by [`Db::touch`].
+    watchers: HashMap<Bytes, Vec<WatchFlag>>,
+    /// Keys removed because they expired, awaiting their `expired` notification.
+    expired: Vec<Bytes>,
+}
+
+impl Db {
+    /// An empty database.
+    pub fn new() -> Self {
+        Db::default()
+    }
+
+    /// How many keys the database holds (including expired keys not yet reclaimed, as Redis's
+    /// DBSIZE does).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the database holds no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How many keys have a TTL.
+    pub fn expires_count(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    fn raw_get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.buckets.get_mut(&key_hash(key))?.find_mut(key)
+    }
+
+    /// Removes `key` if its deadline has passed. Returns whether it did.
+    fn expire_if_due(&mut self, key: &[u8], now_ms: u64) -> bool {
+        let due = matches!(self.raw_get_mut(key), Some(Entry { expires_at: Some(t), .. }) if *t <= now_ms);
+        if due {
+            self.remove(key);
+            self.expired.push(Bytes::copy_from_slice(key));
+        }
+        due
+    }
+
+    /// Looks up a live key for reading or in-place writing, reclaiming it first if expired.
+    /// A caller that changes the value must call [`Db::touch`] afterwards.
+    pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        self.expire_if_due(key, now_ms);
+        let entry = self.raw_get_mut(key)?;
+        entry.last_access_ms = now_ms;
+        Some(entry)
+    }
+
+    /// Looks up a live key's value (see [`Db::get_mut`]).
+    pub fn get_value(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Value> {
+        self.get_mut(key, now_ms).map(|e| &mut e.value)
+    }
+
+    /// Whether a live key exists, without counting as an access.
+    pub fn contains(&mut self, key: &[u8], now_ms: u64) -> bool {
+        self.expire_if_due(key, now_ms);
+        self.raw_get_mut(key).is_some()
+    }
+
+    /// Stores `value` under `key` with the given deadline, replacing any old value.
+    pub fn insert(&mut self, key: &[u8], value: Value, expires_at: Option<u64>, now_ms: u64) {
+        let entry = Entry { value, expires_at, last_access_ms: now_ms };
+        self.insert_entry(Bytes::copy_from_slice(key), entry);
+    }
+
+    /// Stores a whole entry (RENAME, MOVE and COPY keep the deadline and metadata).
+    pub fn insert_entry(&mut self, key: Bytes, entry: Entry) {
+        self.remove(&key);
+        if let Some(deadline) = entry.expires_at {
+            self.deadlines.insert((deadline, key.clone()));
+        }
+        self.touch(&key);
+        self.len += 1;
+        let hash = key_hash(&key);
+        match self.buckets.remove(&hash) {
+            None => {
+                self.buckets.insert(hash, Bucket::One(key, entry));
+            }
+            Some(Bucket::One(k, e)) => {
+                self.buckets.insert(hash, Bucket::Many(vec![(k, e), (key, entry)]));
+            }
+            Some(Bucket::Many(mut v)) => {
+                v.push((key, entry));
+                self.buckets.insert(hash, Bucket::Many(v));
+            }
+        }
+    }
+
+    /// Replaces the value of `key`, keeping its TTL (SET KEEPTTL, SETRANGE on a new key, ...).
+    pub fn insert_keep_ttl(&mut self, key: &[u8], value: Value, now_ms: u64) {
+        let expires_at = self.get_mut(key, now_ms).and_then(|e| e.expires_at);
+        self.insert(key, value, expires_at, now_ms);
+    }
+
+    /// Removes `key`, live or expired. Returns its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let hash = key_hash(key);
+        let removed = match self.buckets.remove(&hash)? {
+            Bucket::One(k, e) if k.as_ref() == key => Some((k, e)),
+            one @ Bucket::One(..) => {
+                self.buckets.insert(hash, one);
+                None
+            }
+            Bucket::Many(mut v) => {
+                let found = v.iter().position(|(k, _)| k.as_ref() == key).map(|i| v.swap_remove(i));
+                let rest = if v.len() == 1 {
+                    v.pop().map(|(k, e)| Bucket::One(k, e))
+                } else {
+                    Some(Bucket::Many(v))
+                };
+                if let Some(rest) = rest {
+                    self.buckets.insert(hash, rest);
+                }
+                found
+            }
+        };
+        let (key, entry) = removed?;
+        if let Some(deadline) = entry.expires_at {
+            self.deadlines.remove(&(deadline, key.clone()));
+        }
+        self.len -= 1;
+        self.touch(&key);
+        Some(entry)
+    }
+
+    /// Sets or clears the deadline of a live key. Returns false if the key does not exist.
+    pub fn set_expiry(&mut self, key: &[u8], expires_at: Option<u64>, now_ms: u64) -> bool {
+        let Some(entry) = self.get_mut(key, now_ms) else { return false };
+        let old = std::mem::replace(&mut entry.expires_at, expires_at);
+        let owned = Bytes::copy_from_slice(key);
+        if let Some(old) = old {
+            self.deadlines.remove(&(old, owned.clone()));
+        }
+        if let Some(new) = expires_at {
+            self.deadlines.insert((new, owned));
+        }
+        self.touch(key);
+        true
+    }
+
+    /// Signals that `key` changed: raises the flag of every client WATCHing it.
+    pub fn touch(&mut self, key: &[u8]) {
+        if self.watchers.is_empty() {
+            return;
+        }
+        if let Some(flags) = self.watchers.get(key) {
+            for flag in flags {
+                flag.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Registers a WATCH on `key`.
+    pub fn watch(&mut self, key: &[u8], flag: &WatchFlag) {
+        let flags = self.watchers.entry(Bytes::copy_from_slice(key)).or_default();
+        if !flags.iter().any(|f| Arc::ptr_eq(f, flag)) {
+            flags.push(flag.clone());
+        }
+    }
+
+    /// Removes a WATCH registered by [`Db::watch`].
+    pub fn unwatch(&mut self, key: &[u8], flag: &WatchFlag) {
+        if let Some(flags) = self.watchers.get_mut(key) {
+            flags.retain(|f| !Arc::ptr_eq(f, flag));
+            if flags.is_empty() {
+                self.watchers.remove(key);
+            }
+        }
+    }
+
+    /// Removes every key, raising WATCH flags on the watched keys that existed.
+    pub fn flush(&mut self) {
+        let watched: Vec<Bytes> = self.watchers.keys().cloned().collect();
+        for key in watched {
+            if self.raw_get_mut(&key).is_some() {
+                self.touch(&key);
+            }
+        }
+        self.buckets.clear();
+        self.deadlines.clear();
+        self.len = 0;
+    }
+
+    /// One page of a SCAN from `cursor`, visiting at least `count` keys when there are that
+    /// many left (all keys sharing a hash are returned together, so a page may hold more).
+    pub fn scan(&mut self, cursor: u64, count: usize, now_ms: u64) -> ScanPage {
+        let mut keys = Vec::new();
+        let mut next = 0;
+        let mut expired = Vec::new();
+        for (&hash, bucket) in self.buckets.range(cursor..) {
+            if keys.len() >= count.max(1) {
+                next = hash;
+                break;
+            }
+            for (key, entry) in bucket.iter() {
+                if entry.expires_at.is_some_and(|t| t <= now_ms) {
+                    expired.push(key.clone());
+                } else {
+                    keys.push(key.clone());
+                }
+            }
+        }
+        for key in expired {
+            self.expire_if_due(&key, now_ms);
+        }
+        // Cursor 0 means "start"; a scan that stops just before hash 0 cannot happen because
+        // hash 0 is the very first position.
+        ScanPage { cursor: next, keys }
+    }
+
+    /// Every live key, in SCAN order (KEYS).
+    pub fn keys(&mut self, now_ms: u64) -> Vec<Bytes> {
+        self.scan(0, usize::MAX, now_ms).keys
+    }
+
+    /// A random live key, or `None` if the database is empty.
+    pub fn random_key(&mut self, now_ms: u64) -> Option<Bytes> {
+        // Expired keys found on the way are reclaimed; bound the attempts like Redis does.
+        for _ in 0..100 {
+            let start: u64 = rand::random();
+            let found = self
+                .buckets
+                .range(start..)
+                .next()
+                .or_else(|| self.buckets.iter().next())
+                .and_then(|(_, bucket)| bucket.iter().next().map(|(k, _)| k.clone()));
+            let key = found?;
+            if !self.expire_if_due(&key, now_ms) {
+                return Some(key);
+            }
+        }
+        None
+    }
+
+    /// Removes up to `budget` keys whose deadline has passed, oldest deadline first. Returns
+    /// how many it removed; the caller repeats while it keeps hitting its budget.
+    pub fn expire_due(&mut self, now_ms: u64, budget: usize) -> usize {
+        let mut removed = 0;
+        while removed < budget {
+            let Some((deadline, key)) = self.deadlines.first().cloned() else { break };
+            if deadline > now_ms {
+                break;
+            }
+            self.remove(&key);
+            self.expired.push(key);
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Keys removed by expiry since the last call, for their `expired` notifications.
+    pub fn take_expired_keys(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.expired)
+    }
+
+    /// The average remaining TTL of keys with one, in ms (INFO keyspace's `avg_ttl`).
+    pub fn avg_ttl_ms(&self, now_ms: u64) -> u64 {
+        if self.deadlines.is_empty() {
+            return 0;
+        }
+        let total: u128 = self.deadlines.iter().map(|(t, _)| u128::from(t.saturating_sub(now_ms))).sum();
+        u64::try_from(total / self.deadlines.len() as u128).unwrap_or(u64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::keyspace::StringValue;
+
+    fn string(s: &str) -> Value {
+        Value::String(StringValue::from_bytes(s.as_bytes()))
+    }
+
+    #[test]
+    fn scan_returns_every_key_present_throughout_despite_churn() {
+        let mut db = Db::new();
+        for i in 0..1000 {
+            db.insert(format!("stable:{i}").as_bytes(), string("v"), None, 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            let page = db.scan(cursor, 10, 0);
+            seen.extend(page.keys);
+            // Churn between pages: add and remove other keys.
+            for j in 0..20 {
+                db.insert(format!("churn:{round}:{j}").as_bytes(), string("x"), None, 0);
+                if round > 0 {
+                    db.remove(format!("churn:{}:{j}", round - 1).as_bytes());
+                }
+            }
+            round += 1;
+            cursor = page.cursor;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..1000 {
+            assert!(seen.contains(format!("stable:{i}").as_bytes()), "missed stable:{i}");
+        }
+    }
+
+    #[test]
+    fn expired_keys_vanish_on_access_and_are_reported() {
+        let mut db = Db::new();
+        db.insert(b"k", string("v"), Some(100), 0);
+        assert!(db.get_mut(b"k", 99).is_some());
+        assert!(db.get_mut(b"k", 100).is_none());
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.take_expired_keys(), vec![Bytes::from("k")]);
+    }
+
+    #[test]
+    fn expire_due_takes_deadlines_in_order_within_budget() {
+        let mut db = Db::new();
+        for i in 0..10u64 {
+            db.insert(format!("k{i}").as_bytes(), string("v"), Some(10 + i), 0);
+        }
+        assert_eq!(db.expire_due(15, 3), 3);
+        assert_eq!(db.expire_due(15, 100), 3);
+        assert_eq!(db.len(), 4);
+        assert_eq!(db.expires_count(), 4);
+    }
+
+    #[test]
+    fn watch_flags_rise_on_writes_to_the_key_only() {
+        let mut db = Db::new();
+        let flag: WatchFlag = Arc::new(AtomicBool::new(false));
+        db.watch(b"a", &flag);
+        db.insert(b"b", string("1"), None, 0);
+        assert!(!flag.load(Ordering::Acquire));
+        db.insert(b"a", string("1"), None, 0);
+        assert!(flag.load(Ordering::Acquire));
+    }
+}

@@ -1,0 +1,131 @@
+//! The shared keyspace: numbered databases of keys, each with a value and an optional deadline.
+//!
+//! Pure data operations: nothing here encodes a reply or touches a socket, so the RESP path,
+//! the WebSocket gateway, blocking retries and persistence replay all reuse them.
+//!
+//! # Layout
+//! Each [`Db`] keeps its keys ordered by a keyed 64-bit hash (`BTreeMap<u64, Bucket>`). The
+//! order never changes as keys come and go, so a `SCAN` cursor is simply "the next hash to
+//! visit": every key present for the whole scan is returned, with no rehashing to dodge.
+//! Deadlines live beside the entries in a deadline-ordered index, so the active expiry cycle
+//! visits exactly the keys that are due, in order, without sampling.
+
+mod db;
+pub mod expire;
+mod value;
+
+pub use db::{Db, Entry, ScanPage};
+pub use value::{StringValue, Value};
+
+use bytes::Bytes;
+
+/// An event raised by a write, for keyspace notifications (`notify-keyspace-events`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEvent {
+    /// The database the key lives in.
+    pub db: usize,
+    /// The notification class letter (`g`, `$`, `l`, `x`, `e`, ...).
+    pub class: char,
+    /// Redis's event name (`set`, `del`, `expired`, ...).
+    pub event: &'static str,
+    /// The key.
+    pub key: Bytes,
+}
+
+/// All databases, plus the clock reading the current command runs at.
+#[derive(Debug)]
+pub struct Keyspace {
+    dbs: Vec<Db>,
+    now_ms: u64,
+    /// Events raised since the last drain; the pub/sub hub publishes them after each command.
+    events: Vec<KeyEvent>,
+}
+
+impl Keyspace {
+    /// A keyspace of `databases` empty databases.
+    pub fn new(databases: usize) -> Self {
+        Keyspace { dbs: (0..databases).map(|_| Db::new()).collect(), now_ms: unix_time_ms(), events: Vec::new() }
+    }
+
+    /// How many databases there are.
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Database `index`. Callers validate indexes with [`Keyspace::db_count`] (SELECT does).
+    pub fn db(&mut self, index: usize) -> &mut Db {
+        let count = self.dbs.len();
+        // SELECT is the only way to pick an index and it checks the range.
+        self.dbs.get_mut(index).unwrap_or_else(|| unreachable_db(index, count))
+    }
+
+    /// Two distinct databases at once (`MOVE`, `COPY ... DB`).
+    pub fn two_dbs(&mut self, a: usize, b: usize) -> Option<(&mut Db, &mut Db)> {
+        if a == b || a >= self.dbs.len() || b >= self.dbs.len() {
+            return None;
+        }
+        let (low, high) = (a.min(b), a.max(b));
+        let (left, right) = self.dbs.split_at_mut(high);
+        let low_db = left.get_mut(low)?;
+        let high_db = right.first_mut()?;
+        Some(if a < b { (low_db, high_db) } else { (high_db, low_db) })
+    }
+
+    /// Every database, for INFO keyspace, FLUSHALL and the expiry cycle.
+    pub fn dbs_mut(&mut self) -> impl Iterator<Item = (usize, &mut Db)> {
+        self.dbs.iter_mut().enumerate()
+    }
+
+    /// Every database, read-only.
+    pub fn dbs(&self) -> impl Iterator<Item = (usize, &Db)> {
+        self.dbs.iter().enumerate()
+    }
+
+    /// The time, in Unix milliseconds, that the current command runs at. Redis also reads the
+    /// clock once per command, so a key cannot expire halfway through one.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Reads the clock; called before each command (or each EXEC) runs.
+    pub fn refresh_clock(&mut self) {
+        self.now_ms = unix_time_ms();
+    }
+
+    /// Sets the clock (tests of expiry use it instead of sleeping).
+    pub fn set_clock(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+    }
+
+    /// Records a keyspace event for the notification layer.
+    pub fn notify(&mut self, db: usize, class: char, event: &'static str, key: &[u8]) {
+        self.events.push(KeyEvent { db, class, event, key: Bytes::copy_from_slice(key) });
+    }
+
+    /// Takes the events raised so far, including expirations found by lookups.
+    pub fn drain_events(&mut self) -> Vec<KeyEvent> {
+        for (index, db) in self.dbs.iter_mut().enumerate() {
+            for key in db.take_expired_keys() {
+                self.events.push(KeyEvent { db: index, class: 'x', event: "expired", key });
+            }
+        }
+        std::mem::take(&mut self.events)
+    }
+}
+
+#[cold]
+fn unreachable_db(index: usize, count: usize) -> ! {
+    // Reaching this is a bug in command code, never the effect of client input.
+    #[allow(clippy::panic)]
+    {
+        panic!("database {index} out of range (0..{count})")
+    }
+}
+
+/// The wall clock in Unix milliseconds.
+pub fn unix_time_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,23 @@
+//! Herald: a message broker that speaks the Redis protocol.
+//!
+//! # Layout
+//! - [`resp`]: the wire protocol only: a resumable request parser and a RESP2/RESP3 encoder.
+//! - [`keyspace`]: the shared databases and their values; pure data operations with typed
+//!   results, reused by every front end.
+//! - [`cmd`]: the command table and one module per command family (parse, run, reply).
+//! - [`connection`]: one client: buffers, batching, state between commands.
+//! - [`client`]: per-client state and the registry behind CLIENT LIST / KILL.
+//! - [`config`], [`server`]: typed configuration; listeners, background tasks, shutdown.
+//! - [`glob`]: Redis's glob matcher, shared by KEYS, SCAN and pattern subscriptions.
+
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod connection;
+pub mod glob;
+pub mod keyspace;
+pub mod resp;
+pub mod server;
+
+pub use config::Config;
+pub use server::{Server, Shared};

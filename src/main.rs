@@ -1,0 +1,50 @@
+//! The `herald` binary: `herald [config-file] [--name value ...]`.
+
+use herald::{Config, Server};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() {
+    let config = match Config::from_args(std::env::args().skip(1)) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("herald: {e}");
+            std::process::exit(1);
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(config.loglevel.filter()));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let server = match Server::bind(config).await {
+        Ok(server) => server,
+        Err(e) => {
+            tracing::error!("could not start: {e}");
+            std::process::exit(1);
+        }
+    };
+    let shared = server.shared();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("Received shutdown signal");
+        shared.request_shutdown();
+    });
+    server.run().await;
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

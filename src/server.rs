@@ -1,0 +1,255 @@
+//! The server: shared state, listeners, the accept loop, background tasks and shutdown.
+
+use crate::client::ClientRegistry;
+use crate::config::Config;
+use crate::connection::Connection;
+use crate::keyspace::{expire, Keyspace};
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// Per-command call statistics (`INFO commandstats`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CallStats {
+    /// Number of calls.
+    pub calls: u64,
+    /// Total time spent, in microseconds.
+    pub usec: u64,
+    /// Calls that replied with an error.
+    pub failed_calls: u64,
+    /// Calls rejected before running (unknown command, arity, ...).
+    pub rejected_calls: u64,
+}
+
+/// Server-wide counters for INFO.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Connections accepted.
+    pub total_connections_received: AtomicU64,
+    /// Commands run.
+    pub total_commands_processed: AtomicU64,
+    /// Connections refused by `maxclients`.
+    pub rejected_connections: AtomicU64,
+    /// Keys removed because they expired.
+    pub expired_keys: AtomicU64,
+    /// Successful key lookups by read commands.
+    pub keyspace_hits: AtomicU64,
+    /// Failed key lookups by read commands.
+    pub keyspace_misses: AtomicU64,
+    /// Errors replied, all kinds.
+    pub total_error_replies: AtomicU64,
+    /// Bytes read from clients.
+    pub total_net_input_bytes: AtomicU64,
+    /// Bytes written to clients.
+    pub total_net_output_bytes: AtomicU64,
+    /// Per-command statistics, by full command name.
+    pub commands: Mutex<HashMap<&'static str, CallStats>>,
+}
+
+impl Stats {
+    /// Records one command call.
+    pub fn record_call(&self, name: &'static str, elapsed: Duration, failed: bool) {
+        self.total_commands_processed.fetch_add(1, Ordering::Relaxed);
+        let mut commands = self.commands.lock();
+        let entry = commands.entry(name).or_default();
+        entry.calls += 1;
+        entry.usec += u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        if failed {
+            entry.failed_calls += 1;
+        }
+    }
+
+    /// Records a command rejected before it ran.
+    pub fn record_rejected(&self, name: Option<&'static str>) {
+        if let Some(name) = name {
+            self.commands.lock().entry(name).or_default().rejected_calls += 1;
+        }
+    }
+
+    /// Records a key lookup by a read command.
+    pub fn record_lookup(&self, hit: bool) {
+        let counter = if hit { &self.keyspace_hits } else { &self.keyspace_misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// State every connection shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// The keyspace. Held for one command, or one pipelined batch, or one EXEC; never across
+    /// an `.await`.
+    pub keyspace: Mutex<Keyspace>,
+    /// The configuration; CONFIG SET writes it.
+    pub config: RwLock<Config>,
+    /// Every connection.
+    pub clients: ClientRegistry,
+    /// Counters for INFO.
+    pub stats: Stats,
+    /// When the server started.
+    pub started: Instant,
+    /// A random id for this run (`run_id` in INFO).
+    pub run_id: String,
+    /// The port actually bound (differs from the config when it asked for port 0).
+    pub tcp_port: AtomicU64,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    /// Asks the server to stop: listeners close and every connection ends.
+    pub fn request_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// A receiver that turns `true` when shutdown is requested.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    shared: Arc<Shared>,
+    listeners: Vec<TcpListener>,
+}
+
+impl Server {
+    /// Binds every address in `config.bind` (a leading `-` marks an address that may fail,
+    /// as in redis.conf). With port 0 the first listener picks a free port and the rest reuse it.
+    pub async fn bind(config: Config) -> io::Result<Server> {
+        let mut listeners = Vec::new();
+        let mut port = config.port;
+        for address in &config.bind {
+            let (optional, host) = match address.strip_prefix('-') {
+                Some(host) => (true, host),
+                None => (false, address.as_str()),
+            };
+            let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+            match TcpListener::bind(format!("{host}:{port}")).await {
+                Ok(listener) => {
+                    if port == 0 {
+                        port = listener.local_addr()?.port();
+                    }
+                    listeners.push(listener);
+                }
+                Err(e) if optional => warn!("could not bind optional address {host}: {e}"),
+                Err(e) => return Err(e),
+            }
+        }
+        if listeners.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "no address to listen on"));
+        }
+        let (shutdown, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            keyspace: Mutex::new(Keyspace::new(config.databases)),
+            config: RwLock::new(config),
+            clients: ClientRegistry::default(),
+            stats: Stats::default(),
+            started: Instant::now(),
+            run_id: (0..40).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect(),
+            tcp_port: AtomicU64::new(u64::from(port)),
+            shutdown,
+        });
+        Ok(Server { shared, listeners })
+    }
+
+    /// The first listener's address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listeners.first().ok_or_else(|| io::Error::other("no listener"))?.local_addr()
+    }
+
+    /// The shared state, for tests and embedding.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    /// Serves clients until shutdown is requested (SHUTDOWN, or [`Shared::request_shutdown`]).
+    pub async fn run(self) {
+        let Server { shared, listeners } = self;
+        for listener in &listeners {
+            if let Ok(addr) = listener.local_addr() {
+                info!("Ready to accept connections tcp on {addr}");
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(expiry_loop(shared.clone()));
+        for listener in listeners {
+            tasks.spawn(accept_loop(shared.clone(), listener));
+        }
+        let mut stop = shared.shutdown_signal();
+        let _ = stop.wait_for(|stopping| *stopping).await;
+        info!("Shutting down");
+        tasks.shutdown().await;
+        // Give connections a moment to see the signal and close their sockets.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !shared.clients.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let mut stop = shared.shutdown_signal();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|stopping| *stopping) => return,
+        };
+        let (socket, addr) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        shared.stats.total_connections_received.fetch_add(1, Ordering::Relaxed);
+        let maxclients = shared.config.read().maxclients;
+        if shared.clients.len() >= maxclients {
+            shared.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(reject(socket));
+            continue;
+        }
+        let _ = socket.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let Ok(local_addr) = socket.local_addr() else { return };
+            let connection = Connection::new(shared, socket, addr, local_addr);
+            connection.run().await;
+        });
+    }
+}
+
+async fn reject(mut socket: TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
+    let _ = socket.shutdown().await;
+}
+
+/// Runs the active expiry cycle `hz` times a second.
+async fn expiry_loop(shared: Arc<Shared>) {
+    loop {
+        let hz = shared.config.read().hz.max(1);
+        tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))).await;
+        loop {
+            let removed = {
+                let mut keyspace = shared.keyspace.lock();
+                keyspace.refresh_clock();
+                let removed = expire::run_cycle(&mut keyspace);
+                crate::connection::publish_events(&shared, &mut keyspace);
+                removed
+            };
+            if removed < expire::CYCLE_BUDGET {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+}
