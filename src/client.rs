@@ -64,6 +64,8 @@ pub struct ClientState {
     pub shutdown_requested: bool,
     /// Set by CLIENT REPLY OFF / SKIP; replies are dropped while set.
     pub reply_off: bool,
+    /// Pub/Sub channels, patterns and shard channels this client is subscribed to.
+    pub subscriptions: crate::pubsub::Subscriptions,
     /// The handle other clients see.
     pub handle: Arc<ClientHandle>,
 }
@@ -80,6 +82,7 @@ impl ClientState {
             close_after_reply: false,
             shutdown_requested: false,
             reply_off: false,
+            subscriptions: crate::pubsub::Subscriptions::default(),
             handle,
         }
     }
@@ -101,6 +104,9 @@ pub struct ClientHandle {
     pub info: Mutex<ClientInfo>,
     /// Notified to close the connection.
     pub kill: Notify,
+    /// Pub/Sub messages waiting to be written; publishers append, the connection drains.
+    /// `outbox.pending_bytes()` is the live `omem` of a subscriber.
+    pub outbox: crate::pubsub::Outbox,
 }
 
 /// The changing part of a client's CLIENT LIST line.
@@ -128,6 +134,12 @@ pub struct ClientInfo {
     pub query_buffer: usize,
     /// Bytes of replies not yet written to the socket.
     pub output_memory: usize,
+    /// Channels subscribed with SUBSCRIBE (CLIENT LIST `sub`).
+    pub sub: usize,
+    /// Patterns subscribed with PSUBSCRIBE (CLIENT LIST `psub`).
+    pub psub: usize,
+    /// Shard channels subscribed with SSUBSCRIBE (CLIENT LIST `ssub`).
+    pub ssub: usize,
 }
 
 /// Every live connection, by id.
@@ -158,8 +170,12 @@ impl ClientRegistry {
                 last_interaction: Instant::now(),
                 query_buffer: 0,
                 output_memory: 0,
+                sub: 0,
+                psub: 0,
+                ssub: 0,
             }),
             kill: Notify::new(),
+            outbox: crate::pubsub::Outbox::new(),
         });
         self.clients.lock().insert(id, handle.clone());
         handle

@@ -81,6 +81,86 @@ pub struct Config {
     pub hz: u32,
     /// Path of the file this configuration was read from, if any.
     pub config_file: Option<String>,
+    /// Which keyspace events are published (`notify-keyspace-events`).
+    pub notify_keyspace_events: crate::pubsub::NotifyFlags,
+    /// Output buffer limits per client class (`client-output-buffer-limit`).
+    pub client_output_buffer_limit: OutputBufferLimits,
+}
+
+/// One class's `client-output-buffer-limit`: a client whose pending output exceeds `hard`
+/// bytes, or stays above `soft` bytes for more than `soft_seconds`, is disconnected. 0 disables
+/// a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferLimit {
+    /// Bytes that disconnect at once.
+    pub hard: u64,
+    /// Bytes that disconnect when exceeded for longer than `soft_seconds`.
+    pub soft: u64,
+    /// How long the soft limit may be exceeded.
+    pub soft_seconds: u64,
+}
+
+/// `client-output-buffer-limit` for Redis's three client classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputBufferLimits {
+    /// Ordinary clients (`normal`); Redis's default is no limit.
+    pub normal: BufferLimit,
+    /// Replicas (`slave` / `replica`); kept for CONFIG compatibility.
+    pub replica: BufferLimit,
+    /// Clients subscribed to anything (`pubsub`); enforced on their outbox.
+    pub pubsub: BufferLimit,
+}
+
+impl Default for OutputBufferLimits {
+    fn default() -> Self {
+        OutputBufferLimits {
+            normal: BufferLimit { hard: 0, soft: 0, soft_seconds: 0 },
+            replica: BufferLimit { hard: 256 * 1024 * 1024, soft: 64 * 1024 * 1024, soft_seconds: 60 },
+            pubsub: BufferLimit { hard: 32 * 1024 * 1024, soft: 8 * 1024 * 1024, soft_seconds: 60 },
+        }
+    }
+}
+
+impl fmt::Display for OutputBufferLimits {
+    /// CONFIG GET's form: `normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let classes = [("normal", self.normal), ("slave", self.replica), ("pubsub", self.pubsub)];
+        for (index, (name, limit)) in classes.iter().enumerate() {
+            if index > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{name} {} {} {}", limit.hard, limit.soft, limit.soft_seconds)?;
+        }
+        Ok(())
+    }
+}
+
+impl OutputBufferLimits {
+    /// Applies `<class> <hard> <soft> <soft seconds>` groups (any number, any order), all or
+    /// nothing, with Redis's error texts.
+    pub fn apply(&mut self, value: &str) -> Result<(), String> {
+        let words: Vec<&str> = value.split_whitespace().collect();
+        if !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let mut updated = *self;
+        for group in words.chunks(4) {
+            let [class, hard, soft, seconds] = group else { continue };
+            let slot = match class.to_ascii_lowercase().as_str() {
+                "normal" => &mut updated.normal,
+                "slave" | "replica" => &mut updated.replica,
+                "pubsub" => &mut updated.pubsub,
+                _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+            };
+            let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string();
+            let hard = parse_memory(hard).ok_or_else(bad)?;
+            let soft = parse_memory(soft).ok_or_else(bad)?;
+            let soft_seconds: u64 = seconds.parse().map_err(|_| bad())?;
+            *slot = BufferLimit { hard, soft, soft_seconds };
+        }
+        *self = updated;
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -96,6 +176,8 @@ impl Default for Config {
             client_query_buffer_limit: 1024 * 1024 * 1024,
             hz: 10,
             config_file: None,
+            notify_keyspace_events: crate::pubsub::NotifyFlags::default(),
+            client_output_buffer_limit: OutputBufferLimits::default(),
         }
     }
 }
@@ -174,6 +256,20 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         get: |c| c.client_query_buffer_limit.to_string(),
         set: |c, v| memory_in(v, 1024 * 1024, i64::MAX as u64).map(|n| c.client_query_buffer_limit = n),
+    },
+    Param {
+        name: "notify-keyspace-events",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.notify_keyspace_events.to_string(),
+        set: |c, v| crate::pubsub::NotifyFlags::parse(v).map(|flags| c.notify_keyspace_events = flags),
+    },
+    Param {
+        name: "client-output-buffer-limit",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.client_output_buffer_limit.to_string(),
+        set: |c, v| c.client_output_buffer_limit.apply(v),
     },
     Param { name: "hz", aliases: &[], mutable: true, get: |c| c.hz.to_string(), set: |c, v| int_in(v, 0, i64::from(i32::MAX)).map(|n| c.hz = (n as u32).clamp(1, 500)) },
 ];
@@ -294,6 +390,18 @@ mod tests {
         assert_eq!(parse_memory("1K"), Some(1000));
         assert_eq!(parse_memory("512mb"), Some(512 * 1024 * 1024));
         assert_eq!(parse_memory("12x"), None);
+    }
+
+    #[test]
+    fn client_output_buffer_limit_reads_and_prints_like_redis() {
+        let mut config = Config::default();
+        assert_eq!(config.client_output_buffer_limit.to_string(), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+        config.set("client-output-buffer-limit", "pubsub 1mb 512kb 10 replica 4 5 6").unwrap();
+        assert_eq!(config.client_output_buffer_limit.to_string(), "normal 0 0 0 slave 4 5 6 pubsub 1048576 524288 10");
+        assert!(config.set("client-output-buffer-limit", "slave 4 5").is_err());
+        assert!(config.set("client-output-buffer-limit", "pubsub 1 1 -1").is_err());
+        assert!(config.set("client-output-buffer-limit", "normal 1 1 1 foo 1 2 3").is_err());
+        assert_eq!(config.client_output_buffer_limit.normal.hard, 0);
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl Connection {
         {
             let mut keyspace = self.shared.keyspace.lock();
             self.client.watch.clear(&mut keyspace);
+            crate::pubsub::unsubscribe_all(&self.shared, &mut self.client.subscriptions, self.client.id);
         }
         self.shared.clients.unregister(self.client.id);
         let _ = self.socket.shutdown().await;
@@ -90,10 +91,18 @@ impl Connection {
                 }
             };
             let read = tokio::select! {
-                read = self.socket.read_buf(&mut self.input) => read,
+                read = self.socket.read_buf(&mut self.input) => Some(read),
                 _ = handle.kill.notified() => return Close::Error("killed".into()),
                 _ = shutdown.wait_for(|stopping| *stopping) => return Close::Normal,
                 _ = idle_limit => return Close::Error("idle timeout".into()),
+                _ = handle.outbox.ready() => None,
+            };
+            let Some(read) = read else {
+                // Pub/sub messages are waiting: write them, then wait again.
+                if let Err(close) = self.deliver().await {
+                    return close;
+                }
+                continue;
             };
             match read {
                 Ok(0) => return Close::Normal,
@@ -106,13 +115,8 @@ impl Connection {
                 return Close::Error("query buffer limit reached".into());
             }
             let close = self.process_input();
-            if !self.output.is_empty() {
-                let written = self.output.len();
-                if let Err(e) = self.socket.write_all(&self.output).await {
-                    return Close::Error(e.to_string());
-                }
-                self.shared.stats.total_net_output_bytes.fetch_add(written as u64, Ordering::Relaxed);
-                self.output.clear();
+            if let Err(close) = self.write_output().await {
+                return close;
             }
             if self.client.shutdown_requested {
                 self.shared.request_shutdown();
@@ -122,6 +126,35 @@ impl Connection {
                 return Close::Normal;
             }
         }
+    }
+
+    /// Writes the output buffer, giving up if the client is killed meanwhile (a peer that
+    /// stopped reading must not pin the connection, e.g. when its outbox overflowed).
+    async fn write_output(&mut self) -> Result<(), Close> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        let written = self.output.len();
+        tokio::select! {
+            result = self.socket.write_all(&self.output) => result.map_err(|e| Close::Error(e.to_string()))?,
+            _ = self.client.handle.kill.notified() => return Err(Close::Error("killed".into())),
+        }
+        self.shared.stats.total_net_output_bytes.fetch_add(written as u64, Ordering::Relaxed);
+        self.output.clear();
+        Ok(())
+    }
+
+    /// Writes the pub/sub messages queued in the client's outbox, all in one write. Their bytes
+    /// count against the output buffer limit until the socket took them.
+    async fn deliver(&mut self) -> Result<(), Close> {
+        let handle = self.client.handle.clone();
+        let moved = handle.outbox.take_in_flight(&mut self.output);
+        let result = self.write_output().await;
+        handle.outbox.written(moved);
+        if result.is_ok() {
+            handle.info.lock().output_memory = handle.outbox.pending_bytes();
+        }
+        result
     }
 
     /// Parses and runs every complete command in the input buffer, appending replies to the
@@ -143,17 +176,20 @@ impl Connection {
         if !batch.is_empty() {
             let shared = self.shared.clone();
             let mut keyspace = shared.keyspace.lock();
+            // Messages queued before this batch go out before its replies.
+            self.client.handle.outbox.take(&mut self.output);
             for args in &batch {
                 keyspace.refresh_clock();
                 let reply = run_command(&shared, &mut keyspace, &mut self.client, args);
                 if let Some(reply) = reply {
                     replies.push((reply, self.client.protocol));
                 }
+                publish_events(&shared, &mut keyspace);
+                self.take_own_pushes(&mut replies);
                 if self.client.close_after_reply || self.client.shutdown_requested {
                     break;
                 }
             }
-            publish_events(&shared, &mut keyspace);
         }
         for (reply, protocol) in &replies {
             if let Reply::Error(_) = reply {
@@ -169,8 +205,24 @@ impl Connection {
         protocol_error.is_some()
     }
 
+    /// Moves the pushes this client's own command caused (it published to a channel it is
+    /// subscribed to, or raised a notification it listens to) right after that command's reply,
+    /// as Redis 7.4 does. Also keeps the outbox's protocol in step with HELLO.
+    fn take_own_pushes(&mut self, replies: &mut Vec<(Reply, Protocol)>) {
+        let outbox = &self.client.handle.outbox;
+        outbox.set_resp3(self.client.protocol == Protocol::Resp3);
+        let mut own = BytesMut::new();
+        if outbox.take(&mut own) > 0 {
+            replies.push((Reply::Raw(own.freeze()), self.client.protocol));
+        }
+    }
+
     fn update_info(&mut self, last: Option<&Vec<Bytes>>) {
         let mut info = self.client.handle.info.lock();
+        info.sub = self.client.subscriptions.channels.len();
+        info.psub = self.client.subscriptions.patterns.len();
+        info.ssub = self.client.subscriptions.shard_channels.len();
+        info.output_memory = self.client.handle.outbox.pending_bytes();
         info.db = self.client.db;
         info.resp = self.client.protocol.version();
         info.multi = self.client.multi.as_ref().map_or(-1, |m| m.queued.len() as i64);
@@ -202,4 +254,5 @@ pub fn publish_events(shared: &Shared, keyspace: &mut Keyspace) {
     if expired > 0 {
         shared.stats.expired_keys.fetch_add(expired as u64, Ordering::Relaxed);
     }
+    crate::pubsub::notify_events(shared, &events);
 }

@@ -8,6 +8,8 @@
 //! - [`connection`]: one client: buffers, batching, state between commands.
 //! - [`client`]: per-client state and the registry behind CLIENT LIST / KILL.
 //! - [`config`], [`server`]: typed configuration; listeners, background tasks, shutdown.
+//! - [`pubsub`]: channels, patterns (prefix-indexed), shard channels, keyspace notifications,
+//!   and each subscriber's bounded outbox.
 //! - [`glob`]: Redis's glob matcher, shared by KEYS, SCAN and pattern subscriptions.
 
 pub mod client;
@@ -16,6 +18,7 @@ pub mod config;
 pub mod connection;
 pub mod glob;
 pub mod keyspace;
+pub mod pubsub;
 pub mod resp;
 pub mod server;
 

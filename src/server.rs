@@ -49,6 +49,9 @@ pub struct Stats {
     pub total_net_input_bytes: AtomicU64,
     /// Bytes written to clients.
     pub total_net_output_bytes: AtomicU64,
+    /// Clients disconnected for exceeding `client-output-buffer-limit`
+    /// (INFO `client_output_buffer_limit_disconnections`).
+    pub client_output_buffer_limit_disconnections: AtomicU64,
     /// Per-command statistics, by full command name.
     pub commands: Mutex<HashMap<&'static str, CallStats>>,
 }
@@ -90,6 +93,8 @@ pub struct Shared {
     pub config: RwLock<Config>,
     /// Every connection.
     pub clients: ClientRegistry,
+    /// Pub/Sub subscriptions and fan-out; locked after the keyspace when both are needed.
+    pub pubsub: crate::pubsub::Hub,
     /// Counters for INFO.
     pub stats: Stats,
     /// When the server started.
@@ -150,6 +155,7 @@ impl Server {
             keyspace: Mutex::new(Keyspace::new(config.databases)),
             config: RwLock::new(config),
             clients: ClientRegistry::default(),
+            pubsub: crate::pubsub::Hub::new(),
             stats: Stats::default(),
             started: Instant::now(),
             run_id: (0..40).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect(),

@@ -276,6 +276,20 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             return reply;
         }
     };
+    if ctx.client.protocol == crate::resp::Protocol::Resp2 && ctx.client.subscriptions.is_active() {
+        // RESP2 subscribed mode: the connection only carries subscription traffic.
+        if spec.name == "ping" && args.len() <= 2 {
+            ctx.shared.stats.record_call(spec.name, std::time::Duration::ZERO, false);
+            return pubsub::subscribed_ping(args);
+        }
+        if !pubsub::allowed_when_subscribed(spec) {
+            ctx.shared.stats.record_rejected(Some(spec.name));
+            return Reply::error(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            ));
+        }
+    }
     if ctx.client.multi.is_some() && !transaction::runs_immediately_in_multi(spec) {
         return transaction::queue(ctx, args);
     }
