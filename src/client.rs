@@ -68,6 +68,10 @@ pub struct ClientState {
     pub subscriptions: crate::pubsub::Subscriptions,
     /// The handle other clients see.
     pub handle: Arc<ClientHandle>,
+    /// Left by a blocking command that found nothing; the connection turns it into a wait
+    /// (see [`crate::blocking`]). Whether a client is blocked right now is
+    /// [`crate::blocking::Blocking::is_blocked`].
+    pub block_request: Option<crate::blocking::BlockRequest>,
 }
 
 impl ClientState {
@@ -84,6 +88,7 @@ impl ClientState {
             reply_off: false,
             subscriptions: crate::pubsub::Subscriptions::default(),
             handle,
+            block_request: None,
         }
     }
 }

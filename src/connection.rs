@@ -4,6 +4,12 @@
 //! one acquisition of the keyspace lock, and its replies leave in one write. A protocol error
 //! is answered and then the connection closes, as Redis does; any other bad input gets an
 //! error reply and the connection lives on.
+//!
+//! A blocking command that finds nothing (BLPOP on empty lists) stops the batch: the replies
+//! so far are written, the commands after it stay queued, and the connection waits for its
+//! wake-up (a reply served through [`crate::blocking`]), its timeout, CLIENT UNBLOCK, a kill
+//! or shutdown; then it writes that reply and runs the rest. While blocked it still reads,
+//! only to notice a peer that goes away (its wait is then removed without a trace).
 
 use crate::client::{ClientHandle, ClientState};
 use crate::cmd::{self, Ctx};
@@ -11,6 +17,7 @@ use crate::keyspace::Keyspace;
 use crate::resp::{encode, ParserLimits, Protocol, Reply, RequestParser};
 use crate::server::Shared;
 use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -30,6 +37,38 @@ pub struct Connection {
     input: BytesMut,
     output: BytesMut,
     client: ClientState,
+    /// Parsed commands not yet run: the rest of a batch stopped by a blocking command.
+    pending: VecDeque<Vec<Bytes>>,
+    /// A protocol error met while parsing, answered once `pending` has run.
+    protocol_error: Option<Reply>,
+    /// The wait of a blocked command, between the batch that blocked and its wake-up.
+    blocked: Option<Blocked>,
+}
+
+/// A command blocked on keys, waiting for its reply.
+struct Blocked {
+    /// Yields the reply when [`crate::blocking`] serves or unblocks the client.
+    reply: tokio::sync::oneshot::Receiver<Reply>,
+    /// When the wait times out; `None` for ever.
+    deadline: Option<tokio::time::Instant>,
+    /// The reply on timeout.
+    timeout_reply: Reply,
+}
+
+/// What ended one round of waiting while blocked.
+enum Wake {
+    Reply(Reply),
+    TimedOut,
+    Read(std::io::Result<usize>),
+    Killed,
+    Shutdown,
+    Outbox,
+}
+
+/// Whether `args` names a command flagged `blocking` (BLPOP, ...): only those may block the
+/// connection; run inside EXEC they keep their non-blocking reply.
+fn is_blocking_command(args: &[Bytes]) -> bool {
+    matches!(cmd::resolve(args), cmd::Resolved::Command(spec) if spec.has_flag("blocking"))
 }
 
 /// Why a connection ended.
@@ -52,6 +91,9 @@ impl Connection {
             input: BytesMut::with_capacity(READ_CHUNK),
             output: BytesMut::with_capacity(READ_CHUNK),
             client: ClientState::new(handle),
+            pending: VecDeque::new(),
+            protocol_error: None,
+            blocked: None,
         }
     }
 
@@ -64,6 +106,7 @@ impl Connection {
         {
             let mut keyspace = self.shared.keyspace.lock();
             self.client.watch.clear(&mut keyspace);
+            crate::blocking::unblock(&mut keyspace, self.client.id);
             crate::pubsub::unsubscribe_all(&self.shared, &mut self.client.subscriptions, self.client.id);
         }
         self.shared.clients.unregister(self.client.id);
@@ -125,7 +168,78 @@ impl Connection {
             if close || self.client.close_after_reply {
                 return Close::Normal;
             }
+            // A blocking command stopped the batch: wait for its reply, then run the rest.
+            while let Some(blocked) = self.blocked.take() {
+                if let Err(close) = self.wait_unblocked(blocked).await {
+                    return close;
+                }
+                let close = self.process_input();
+                if let Err(close) = self.write_output().await {
+                    return close;
+                }
+                if self.client.shutdown_requested {
+                    self.shared.request_shutdown();
+                    return Close::Normal;
+                }
+                if close || self.client.close_after_reply {
+                    return Close::Normal;
+                }
+            }
         }
+    }
+
+    /// Waits until the blocked command is served, times out, is unblocked, or the client goes
+    /// away; appends its reply to the output buffer.
+    async fn wait_unblocked(&mut self, blocked: Blocked) -> Result<(), Close> {
+        let Blocked { mut reply, deadline, timeout_reply } = blocked;
+        let handle = self.client.handle.clone();
+        let mut shutdown = self.shared.shutdown_signal();
+        let query_limit = self.shared.config.read().client_query_buffer_limit;
+        let timer = async move {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::pin!(timer);
+        let answer = loop {
+            if self.input.capacity() - self.input.len() < READ_CHUNK {
+                self.input.reserve(READ_CHUNK);
+            }
+            let wake = tokio::select! {
+                served = &mut reply => served.map_or(Wake::TimedOut, Wake::Reply),
+                () = &mut timer => Wake::TimedOut,
+                read = self.socket.read_buf(&mut self.input) => Wake::Read(read),
+                _ = handle.kill.notified() => Wake::Killed,
+                _ = shutdown.wait_for(|stopping| *stopping) => Wake::Shutdown,
+                _ = handle.outbox.ready() => Wake::Outbox,
+            };
+            match wake {
+                Wake::Reply(answer) => break answer,
+                Wake::TimedOut => {
+                    let removed = crate::blocking::unblock(&mut self.shared.keyspace.lock(), self.client.id);
+                    // Not blocked any more: it was served just now and the reply is waiting.
+                    let served = if removed.is_none() { reply.try_recv().ok() } else { None };
+                    break served.unwrap_or_else(|| timeout_reply.clone());
+                }
+                Wake::Read(Ok(0)) => return Err(Close::Normal),
+                Wake::Read(Ok(n)) => {
+                    self.shared.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    if self.input.len() as u64 > query_limit {
+                        return Err(Close::Error("query buffer limit reached".into()));
+                    }
+                }
+                Wake::Read(Err(e)) => return Err(Close::Error(e.to_string())),
+                Wake::Killed => return Err(Close::Error("killed".into())),
+                Wake::Shutdown => return Err(Close::Normal),
+                Wake::Outbox => self.deliver().await?,
+            }
+        };
+        if answer.is_error() {
+            self.shared.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+        }
+        encode(&answer, self.client.protocol, &mut self.output);
+        Ok(())
     }
 
     /// Writes the output buffer, giving up if the client is killed meanwhile (a peer that
@@ -160,32 +274,41 @@ impl Connection {
     /// Parses and runs every complete command in the input buffer, appending replies to the
     /// output buffer. Returns true if the connection must close (protocol error).
     fn process_input(&mut self) -> bool {
-        let mut batch: Vec<Vec<Bytes>> = Vec::new();
-        let mut protocol_error = None;
-        loop {
+        while self.protocol_error.is_none() {
             match self.parser.parse(&mut self.input) {
-                Ok(Some(args)) => batch.push(args),
+                Ok(Some(args)) => self.pending.push_back(args),
                 Ok(None) => break,
-                Err(e) => {
-                    protocol_error = Some(e);
-                    break;
-                }
+                Err(e) => self.protocol_error = Some(Reply::error(e.message())),
             }
         }
-        let mut replies: Vec<(Reply, Protocol)> = Vec::with_capacity(batch.len());
-        if !batch.is_empty() {
+        let mut replies: Vec<(Reply, Protocol)> = Vec::with_capacity(self.pending.len());
+        let mut last: Option<Vec<Bytes>> = None;
+        if !self.pending.is_empty() {
             let shared = self.shared.clone();
             let mut keyspace = shared.keyspace.lock();
             // Messages queued before this batch go out before its replies.
             self.client.handle.outbox.take(&mut self.output);
-            for args in &batch {
+            while let Some(args) = self.pending.pop_front() {
                 keyspace.refresh_clock();
-                let reply = run_command(&shared, &mut keyspace, &mut self.client, args);
+                let reply = run_command(&shared, &mut keyspace, &mut self.client, &args);
+                if let Some(request) = self.client.block_request.take() {
+                    if is_blocking_command(&args) {
+                        // Found nothing: wait instead of replying; the rest of the batch waits too.
+                        let deadline = request.timeout.map(|t| tokio::time::Instant::now() + t);
+                        let timeout_reply = request.timeout_reply.clone();
+                        let db = self.client.db;
+                        let receiver = crate::blocking::block(&mut keyspace, self.client.id, db, args.clone(), request);
+                        self.blocked = Some(Blocked { reply: receiver, deadline, timeout_reply });
+                        last = Some(args);
+                        break;
+                    }
+                }
                 if let Some(reply) = reply {
                     replies.push((reply, self.client.protocol));
                 }
                 publish_events(&shared, &mut keyspace);
                 self.take_own_pushes(&mut replies);
+                last = Some(args);
                 if self.client.close_after_reply || self.client.shutdown_requested {
                     break;
                 }
@@ -197,12 +320,16 @@ impl Connection {
             }
             encode(reply, *protocol, &mut self.output);
         }
-        if let Some(error) = &protocol_error {
-            self.shared.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
-            encode(&Reply::error(error.message()), self.client.protocol, &mut self.output);
+        let mut closing = false;
+        if self.blocked.is_none() {
+            if let Some(error) = self.protocol_error.take() {
+                self.shared.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+                encode(&error, self.client.protocol, &mut self.output);
+                closing = true;
+            }
         }
-        self.update_info(batch.last());
-        protocol_error.is_some()
+        self.update_info(last.as_ref());
+        closing
     }
 
     /// Moves the pushes this client's own command caused (it published to a channel it is
@@ -241,6 +368,8 @@ impl Connection {
 pub fn run_command(shared: &Shared, keyspace: &mut Keyspace, client: &mut ClientState, args: &[Bytes]) -> Option<Reply> {
     let mut ctx = Ctx { keyspace, client, shared };
     let reply = cmd::dispatch(&mut ctx, args);
+    // Serve clients blocked on keys this command made ready (after EXEC: after all of it).
+    crate::blocking::serve_ready(ctx.keyspace);
     if ctx.client.reply_off {
         return None;
     }

@@ -7,11 +7,14 @@
 //! - [`cmd`]: the command table and one module per command family (parse, run, reply).
 //! - [`connection`]: one client: buffers, batching, state between commands.
 //! - [`client`]: per-client state and the registry behind CLIENT LIST / KILL.
+//! - [`blocking`]: clients blocked on keys (BLPOP, ...): keys signalled ready by writers,
+//!   waiters served in FIFO order after each command, timeouts, CLIENT UNBLOCK.
 //! - [`config`], [`server`]: typed configuration; listeners, background tasks, shutdown.
 //! - [`pubsub`]: channels, patterns (prefix-indexed), shard channels, keyspace notifications,
 //!   and each subscriber's bounded outbox.
 //! - [`glob`]: Redis's glob matcher, shared by KEYS, SCAN and pattern subscriptions.
 
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod config;

@@ -78,6 +78,10 @@ pub struct Db {
     watchers: HashMap<Bytes, Vec<WatchFlag>>,
     /// Keys removed because they expired, awaiting their `expired` notification.
     expired: Vec<Bytes>,
+    /// How many blocked clients wait on each key ([`crate::blocking`] keeps it up to date).
+    blocking_interest: HashMap<Bytes, usize>,
+    /// Keys with waiters that were written since the waiters were last served.
+    ready: Vec<Bytes>,
 }
 
 impl Db {
@@ -149,6 +153,7 @@ impl Db {
             self.deadlines.insert((deadline, key.clone()));
         }
         self.touch(&key);
+        self.signal_ready(&key);
         self.len += 1;
         let hash = key_hash(&key);
         match self.buckets.remove(&hash) {
@@ -227,6 +232,37 @@ impl Db {
                 flag.store(true, Ordering::Release);
             }
         }
+    }
+
+    /// Signals that `key` may now serve blocked clients (a push, or a new value under the
+    /// key). Costs nothing when nobody waits on the key; waiters are served after the command.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if self.blocking_interest.is_empty() || !self.blocking_interest.contains_key(key) {
+            return;
+        }
+        if !self.ready.iter().any(|k| k.as_ref() == key) {
+            self.ready.push(Bytes::copy_from_slice(key));
+        }
+    }
+
+    /// Records one more client blocked on `key`.
+    pub fn add_blocking_interest(&mut self, key: &Bytes) {
+        *self.blocking_interest.entry(key.clone()).or_insert(0) += 1;
+    }
+
+    /// Records one client fewer blocked on `key`.
+    pub fn remove_blocking_interest(&mut self, key: &[u8]) {
+        if let Some(count) = self.blocking_interest.get_mut(key) {
+            *count -= 1;
+            if *count == 0 {
+                self.blocking_interest.remove(key);
+            }
+        }
+    }
+
+    /// Takes the keys signalled ready since the last call.
+    pub fn take_ready(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.ready)
     }
 
     /// Registers a WATCH on `key`.

@@ -12,6 +12,7 @@
 
 mod db;
 pub mod expire;
+pub mod list;
 mod value;
 
 pub use db::{Db, Entry, ScanPage};
@@ -39,12 +40,15 @@ pub struct Keyspace {
     now_ms: u64,
     /// Events raised since the last drain; the pub/sub hub publishes them after each command.
     events: Vec<KeyEvent>,
+    /// Clients blocked on keys (BLPOP, ...). Kept here so that blocking, the writes that
+    /// signal keys ready, and serving the waiters all happen under the one keyspace lock.
+    pub blocking: crate::blocking::Blocking,
 }
 
 impl Keyspace {
     /// A keyspace of `databases` empty databases.
     pub fn new(databases: usize) -> Self {
-        Keyspace { dbs: (0..databases).map(|_| Db::new()).collect(), now_ms: unix_time_ms(), events: Vec::new() }
+        Keyspace { dbs: (0..databases).map(|_| Db::new()).collect(), now_ms: unix_time_ms(), events: Vec::new(), blocking: Default::default() }
     }
 
     /// How many databases there are.
@@ -100,6 +104,27 @@ impl Keyspace {
     /// Records a keyspace event for the notification layer.
     pub fn notify(&mut self, db: usize, class: char, event: &'static str, key: &[u8]) {
         self.events.push(KeyEvent { db, class, event, key: Bytes::copy_from_slice(key) });
+    }
+
+    /// Signals that `key` in `db` was written in a way that may serve blocked clients (a
+    /// push). Cheap when nobody waits on it; see [`crate::blocking`].
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        if self.blocking.is_empty() {
+            return;
+        }
+        self.db(db).signal_ready(key);
+    }
+
+    /// Takes every `(db, key)` signalled ready since the last call.
+    pub fn take_ready(&mut self) -> Vec<(usize, Bytes)> {
+        let mut ready = Vec::new();
+        if self.blocking.is_empty() {
+            return ready;
+        }
+        for (index, db) in self.dbs.iter_mut().enumerate() {
+            ready.extend(db.take_ready().into_iter().map(|key| (index, key)));
+        }
+        ready
     }
 
     /// Takes the events raised so far, including expirations found by lookups.

@@ -10,6 +10,8 @@ const EMBSTR_MAX_LEN: usize = 44;
 pub enum Value {
     /// A string, which may hold an integer.
     String(StringValue),
+    /// A list (see [`super::list`] for its packed layout).
+    List(super::list::List),
 }
 
 impl Value {
@@ -17,6 +19,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::List(_) => "list",
         }
     }
 
@@ -24,6 +27,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::String(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
         }
     }
 }
