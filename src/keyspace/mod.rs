@@ -13,6 +13,7 @@
 mod db;
 pub mod expire;
 pub mod list;
+pub mod string;
 mod value;
 
 pub use db::{Db, Entry, ScanPage};
