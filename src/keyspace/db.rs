@@ -52,6 +52,28 @@ pub struct ScanPage {
     pub keys: Vec<Bytes>,
 }
 
+/// What [`Db::rename`] did with a source key that exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenameOutcome {
+    /// The key now lives under its new name (replacing any key there unless `only_if_absent`).
+    Renamed,
+    /// Source and destination are the same name: nothing changed.
+    SameKey,
+    /// `only_if_absent` was asked and the destination exists: nothing changed.
+    TargetExists,
+}
+
+/// [`Db::rename`] found no live source key (`ERR no such key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoSuchKey;
+
+/// How many random probes [`Db::random_key`] makes before reclaiming every due key instead.
+const RANDOM_KEY_PROBES: usize = 100;
+
+/// A SCAN page visits at most this many buckets per key asked for, so a stretch of expired keys
+/// cannot make one call run long (Redis bounds its scan the same way).
+const SCAN_VISITS_PER_KEY: usize = 10;
+
 /// The process-wide hash seed: random per process so clients cannot aim collisions.
 fn hasher() -> &'static std::collections::hash_map::RandomState {
     static HASHER: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
@@ -132,6 +154,13 @@ impl Db {
     /// Looks up a live key's value (see [`Db::get_mut`]).
     pub fn get_value(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Value> {
         self.get_mut(key, now_ms).map(|e| &mut e.value)
+    }
+
+    /// Looks up a live key without counting as an access (TTL, TYPE, OBJECT), reclaiming it
+    /// first if expired.
+    pub fn peek(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.expire_if_due(key, now_ms);
+        self.raw_get_mut(key).map(|entry| &*entry)
     }
 
     /// Whether a live key exists, without counting as an access.
@@ -222,6 +251,29 @@ impl Db {
         true
     }
 
+    /// Renames a live key, keeping its value, deadline and access time (RENAME, RENAMENX).
+    /// An existing destination is replaced unless `only_if_absent`. Fails with [`NoSuchKey`]
+    /// when the source does not exist, even when both names are the same, as Redis does.
+    pub fn rename(&mut self, from: &[u8], to: &[u8], only_if_absent: bool, now_ms: u64) -> Result<RenameOutcome, NoSuchKey> {
+        if !self.contains(from, now_ms) {
+            return Err(NoSuchKey);
+        }
+        if from == to {
+            return Ok(RenameOutcome::SameKey);
+        }
+        if only_if_absent && self.contains(to, now_ms) {
+            return Ok(RenameOutcome::TargetExists);
+        }
+        let entry = self.remove(from).ok_or(NoSuchKey)?;
+        self.insert_entry(Bytes::copy_from_slice(to), entry);
+        Ok(RenameOutcome::Renamed)
+    }
+
+    /// The earliest deadline of any key, expired or not.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.deadlines.first().map(|(deadline, _)| *deadline)
+    }
+
     /// Signals that `key` changed: raises the flag of every client WATCHing it.
     pub fn touch(&mut self, key: &[u8]) {
         if self.watchers.is_empty() {
@@ -296,14 +348,21 @@ impl Db {
         self.len = 0;
     }
 
-    /// One page of a SCAN from `cursor`, visiting at least `count` keys when there are that
-    /// many left (all keys sharing a hash are returned together, so a page may hold more).
+    /// One page of a SCAN from `cursor`: live keys from at least `count` positions when there
+    /// are that many left (all keys sharing a hash are returned together, so a page may hold
+    /// more), visiting at most `10 × count` positions so expired stretches stay cheap; a page may
+    /// then hold fewer keys, or none, with a non-zero cursor. Expired keys met are reclaimed.
+    ///
+    /// Because positions are key hashes in a fixed order, a key present from the first call to
+    /// the last is returned at least once however many keys come and go in between.
     pub fn scan(&mut self, cursor: u64, count: usize, now_ms: u64) -> ScanPage {
+        let want = count.max(1);
+        let max_visits = want.saturating_mul(SCAN_VISITS_PER_KEY);
         let mut keys = Vec::new();
         let mut next = 0;
         let mut expired = Vec::new();
-        for (&hash, bucket) in self.buckets.range(cursor..) {
-            if keys.len() >= count.max(1) {
+        for (visited, (&hash, bucket)) in self.buckets.range(cursor..).enumerate() {
+            if keys.len() >= want || visited >= max_visits {
                 next = hash;
                 break;
             }
@@ -318,8 +377,8 @@ impl Db {
         for key in expired {
             self.expire_if_due(&key, now_ms);
         }
-        // Cursor 0 means "start"; a scan that stops just before hash 0 cannot happen because
-        // hash 0 is the very first position.
+        // Cursor 0 means "start" and "done". The loop never stops right before hash 0: that is
+        // the very first position, and the loop cannot stop before visiting one position.
         ScanPage { cursor: next, keys }
     }
 
@@ -328,23 +387,43 @@ impl Db {
         self.scan(0, usize::MAX, now_ms).keys
     }
 
-    /// A random live key, or `None` if the database is empty.
+    /// Every live key matching the glob `pattern` (KEYS). Like Redis, expired keys are skipped
+    /// but left for the expiry cycle, so a read-only KEYS does not write.
+    pub fn keys_matching(&self, pattern: &[u8], now_ms: u64) -> Vec<Bytes> {
+        let everything = pattern == b"*";
+        self.buckets
+            .values()
+            .flat_map(Bucket::iter)
+            .filter(|(_, entry)| entry.expires_at.is_none_or(|t| t > now_ms))
+            .filter(|(key, _)| everything || crate::glob::matches(pattern, key))
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
+    /// Some key, expired or not, near a random position; `None` if the database is empty.
+    fn any_key_near_random_position(&self) -> Option<Bytes> {
+        let start: u64 = rand::random();
+        self.buckets
+            .range(start..)
+            .next()
+            .or_else(|| self.buckets.iter().next())
+            .and_then(|(_, bucket)| bucket.iter().next().map(|(k, _)| k.clone()))
+    }
+
+    /// A random live key, or `None` if the database holds none.
+    ///
+    /// Expired keys found on the way are reclaimed. After a bounded number of unlucky probes
+    /// every due key is reclaimed at once (work the expiry cycle would do anyway), so a
+    /// database of mostly expired keys still yields a live key when it has one.
     pub fn random_key(&mut self, now_ms: u64) -> Option<Bytes> {
-        // Expired keys found on the way are reclaimed; bound the attempts like Redis does.
-        for _ in 0..100 {
-            let start: u64 = rand::random();
-            let found = self
-                .buckets
-                .range(start..)
-                .next()
-                .or_else(|| self.buckets.iter().next())
-                .and_then(|(_, bucket)| bucket.iter().next().map(|(k, _)| k.clone()));
-            let key = found?;
+        for _ in 0..RANDOM_KEY_PROBES {
+            let key = self.any_key_near_random_position()?;
             if !self.expire_if_due(&key, now_ms) {
                 return Some(key);
             }
         }
-        None
+        self.expire_due(now_ms, usize::MAX);
+        self.any_key_near_random_position()
     }
 
     /// Removes up to `budget` keys whose deadline has passed, oldest deadline first. Returns
@@ -449,5 +528,100 @@ mod tests {
         assert!(!flag.load(Ordering::Acquire));
         db.insert(b"a", string("1"), None, 0);
         assert!(flag.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn peek_reads_without_refreshing_the_access_time() {
+        let mut db = Db::new();
+        db.insert(b"k", string("v"), None, 10);
+        assert_eq!(db.peek(b"k", 50).map(|e| e.last_access_ms), Some(10));
+        assert_eq!(db.get_mut(b"k", 60).map(|e| e.last_access_ms), Some(60));
+        assert_eq!(db.peek(b"k", 70).map(|e| e.last_access_ms), Some(60));
+    }
+
+    #[test]
+    fn peek_reclaims_an_expired_key() {
+        let mut db = Db::new();
+        db.insert(b"k", string("v"), Some(100), 0);
+        assert!(db.peek(b"k", 100).is_none());
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.expires_count(), 0);
+        assert_eq!(db.take_expired_keys(), vec![Bytes::from("k")]);
+    }
+
+    #[test]
+    fn rename_moves_value_and_deadline_and_replaces_the_target() {
+        let mut db = Db::new();
+        db.insert(b"a", string("1"), Some(500), 0);
+        db.insert(b"b", string("2"), Some(900), 0);
+        assert_eq!(db.rename(b"a", b"b", false, 0), Ok(RenameOutcome::Renamed));
+        assert!(!db.contains(b"a", 0));
+        assert_eq!(db.peek(b"b", 0).and_then(|e| e.expires_at), Some(500));
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.expires_count(), 1);
+        assert_eq!(db.next_deadline(), Some(500));
+    }
+
+    #[test]
+    fn rename_reports_missing_source_same_key_and_existing_target() {
+        let mut db = Db::new();
+        assert_eq!(db.rename(b"a", b"a", false, 0), Err(NoSuchKey));
+        db.insert(b"a", string("1"), None, 0);
+        db.insert(b"b", string("2"), None, 0);
+        assert_eq!(db.rename(b"a", b"a", true, 0), Ok(RenameOutcome::SameKey));
+        assert_eq!(db.rename(b"a", b"b", true, 0), Ok(RenameOutcome::TargetExists));
+        assert!(db.contains(b"a", 0));
+        db.insert(b"c", string("3"), Some(5), 0);
+        assert_eq!(db.rename(b"a", b"c", true, 10), Ok(RenameOutcome::Renamed), "an expired target counts as absent");
+    }
+
+    #[test]
+    fn scan_pages_are_bounded_when_most_keys_expired() {
+        let mut db = Db::new();
+        for i in 0..1000 {
+            db.insert(format!("dead:{i}").as_bytes(), string("v"), Some(5), 0);
+        }
+        db.insert(b"alive", string("v"), None, 0);
+        let mut cursor = 0;
+        let mut found = Vec::new();
+        let mut pages = 0;
+        loop {
+            let page = db.scan(cursor, 1, 10);
+            assert!(page.keys.len() <= 1);
+            found.extend(page.keys);
+            pages += 1;
+            cursor = page.cursor;
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(found, vec![Bytes::from("alive")]);
+        assert!(pages >= 1001 / SCAN_VISITS_PER_KEY, "each page visited at most {SCAN_VISITS_PER_KEY} positions");
+        assert_eq!(db.len(), 1, "the scan reclaimed the expired keys it met");
+    }
+
+    #[test]
+    fn random_key_finds_the_live_key_among_many_expired_ones() {
+        let mut db = Db::new();
+        for i in 0..5000 {
+            db.insert(format!("dead:{i}").as_bytes(), string("v"), Some(5), 0);
+        }
+        db.insert(b"alive", string("v"), None, 0);
+        assert_eq!(db.random_key(10), Some(Bytes::from("alive")));
+        db.remove(b"alive");
+        assert_eq!(db.random_key(10), None);
+    }
+
+    #[test]
+    fn keys_matching_skips_expired_keys_and_applies_the_pattern() {
+        let mut db = Db::new();
+        db.insert(b"user:1", string("v"), None, 0);
+        db.insert(b"user:2", string("v"), Some(5), 0);
+        db.insert(b"item:1", string("v"), None, 0);
+        assert_eq!(db.keys_matching(b"user:*", 10), vec![Bytes::from("user:1")]);
+        let mut all = db.keys_matching(b"*", 10);
+        all.sort();
+        assert_eq!(all, vec![Bytes::from("item:1"), Bytes::from("user:1")]);
+        assert_eq!(db.len(), 3, "KEYS leaves expired keys to the expiry cycle");
     }
 }

@@ -16,7 +16,7 @@ pub mod list;
 pub mod string;
 mod value;
 
-pub use db::{Db, Entry, ScanPage};
+pub use db::{Db, Entry, NoSuchKey, RenameOutcome, ScanPage};
 pub use value::{StringValue, Value};
 
 use bytes::Bytes;
