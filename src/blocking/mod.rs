@@ -96,6 +96,11 @@ impl Blocking {
         self.waiters.contains_key(&id)
     }
 
+    /// The ids of the blocked clients, in no particular order.
+    pub fn blocked_client_ids(&self) -> Vec<u64> {
+        self.waiters.keys().copied().collect()
+    }
+
     /// How many clients wait on `key` in `db`.
     pub fn waiting_on(&self, db: usize, key: &[u8]) -> usize {
         self.queues.get(&(db, Bytes::copy_from_slice(key))).map_or(0, VecDeque::len)
@@ -220,7 +225,7 @@ pub fn parse_timeout(arg: &[u8], now_ms: u64) -> Result<Option<Duration>, Reply>
     let seconds = crate::cmd::args::float(arg).map_err(|_| Reply::error("ERR timeout is not a float or out of range"))?;
     let ms = (seconds * 1000.0).ceil();
     // Redis converts to a 64-bit integer; out-of-range values come out negative on x86.
-    if !ms.is_finite() || ms >= 9.2e18 || ms < 0.0 {
+    if !(0.0..9.2e18).contains(&ms) {
         return Err(Reply::error("ERR timeout is negative"));
     }
     let ms = ms as u64;
