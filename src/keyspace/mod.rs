@@ -13,6 +13,7 @@
 mod db;
 pub mod expire;
 pub mod list;
+pub mod stream;
 pub mod string;
 mod value;
 
@@ -103,8 +104,20 @@ impl Keyspace {
     }
 
     /// Records a keyspace event for the notification layer.
+    /// Expirations found by lookups so far are recorded first, so they keep their place before
+    /// the event of the command that found them (Redis: `expired`, then `keymiss` or `set`).
     pub fn notify(&mut self, db: usize, class: char, event: &'static str, key: &[u8]) {
+        self.collect_expired();
         self.events.push(KeyEvent { db, class, event, key: Bytes::copy_from_slice(key) });
+    }
+
+    /// Moves the keys the databases reclaimed as expired into the event list.
+    fn collect_expired(&mut self) {
+        for (index, db) in self.dbs.iter_mut().enumerate() {
+            for key in db.take_expired_keys() {
+                self.events.push(KeyEvent { db: index, class: 'x', event: "expired", key });
+            }
+        }
     }
 
     /// Signals that `key` in `db` was written in a way that may serve blocked clients (a
@@ -130,11 +143,7 @@ impl Keyspace {
 
     /// Takes the events raised so far, including expirations found by lookups.
     pub fn drain_events(&mut self) -> Vec<KeyEvent> {
-        for (index, db) in self.dbs.iter_mut().enumerate() {
-            for key in db.take_expired_keys() {
-                self.events.push(KeyEvent { db: index, class: 'x', event: "expired", key });
-            }
-        }
+        self.collect_expired();
         std::mem::take(&mut self.events)
     }
 }
