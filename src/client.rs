@@ -64,6 +64,13 @@ pub struct ClientState {
     pub shutdown_requested: bool,
     /// Set by CLIENT REPLY OFF / SKIP; replies are dropped while set.
     pub reply_off: bool,
+    /// Replies still to drop after CLIENT REPLY SKIP: 2 when SKIP runs (its own reply and the
+    /// next command's), counted down by [`crate::connection::run_command`].
+    pub reply_skip: u8,
+    /// `CLIENT NO-EVICT ON` (CLIENT LIST flag `e`; Herald never evicts clients).
+    pub no_evict: bool,
+    /// `CLIENT NO-TOUCH ON` (CLIENT LIST flag `T`).
+    pub no_touch: bool,
     /// Pub/Sub channels, patterns and shard channels this client is subscribed to.
     pub subscriptions: crate::pubsub::Subscriptions,
     /// The handle other clients see.
@@ -86,6 +93,9 @@ impl ClientState {
             close_after_reply: false,
             shutdown_requested: false,
             reply_off: false,
+            reply_skip: 0,
+            no_evict: false,
+            no_touch: false,
             subscriptions: crate::pubsub::Subscriptions::default(),
             handle,
             block_request: None,

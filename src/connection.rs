@@ -373,6 +373,11 @@ pub fn run_command(shared: &Shared, keyspace: &mut Keyspace, client: &mut Client
     if ctx.client.reply_off {
         return None;
     }
+    if ctx.client.reply_skip > 0 {
+        // CLIENT REPLY SKIP: drop its own reply and the next command's.
+        ctx.client.reply_skip -= 1;
+        return None;
+    }
     Some(reply)
 }
 
