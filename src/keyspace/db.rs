@@ -261,7 +261,8 @@ impl Db {
         if from == to {
             return Ok(RenameOutcome::SameKey);
         }
-        if only_if_absent && self.contains(to, now_ms) {
+        // Looked up even when it will be replaced, so an expired target is reported expired.
+        if self.contains(to, now_ms) && only_if_absent {
             return Ok(RenameOutcome::TargetExists);
         }
         let entry = self.remove(from).ok_or(NoSuchKey)?;
@@ -573,6 +574,10 @@ mod tests {
         assert!(db.contains(b"a", 0));
         db.insert(b"c", string("3"), Some(5), 0);
         assert_eq!(db.rename(b"a", b"c", true, 10), Ok(RenameOutcome::Renamed), "an expired target counts as absent");
+        assert_eq!(db.take_expired_keys(), vec![Bytes::from("c")]);
+        db.insert(b"d", string("4"), Some(5), 0);
+        assert_eq!(db.rename(b"c", b"d", false, 10), Ok(RenameOutcome::Renamed));
+        assert_eq!(db.take_expired_keys(), vec![Bytes::from("d")], "a replaced target that had expired is reported");
     }
 
     #[test]
