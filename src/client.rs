@@ -79,6 +79,9 @@ pub struct ClientState {
     /// (see [`crate::blocking`]). Whether a client is blocked right now is
     /// [`crate::blocking::Blocking::is_blocked`].
     pub block_request: Option<crate::blocking::BlockRequest>,
+    /// The command a blocked client re-runs when it differs from the one it sent (XREAD's `$`
+    /// resolved to the ID it stood for); taken with [`ClientState::block_request`].
+    pub block_args: Option<Vec<bytes::Bytes>>,
 }
 
 impl ClientState {
@@ -99,6 +102,7 @@ impl ClientState {
             subscriptions: crate::pubsub::Subscriptions::default(),
             handle,
             block_request: None,
+            block_args: None,
         }
     }
 }

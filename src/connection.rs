@@ -291,13 +291,15 @@ impl Connection {
             while let Some(args) = self.pending.pop_front() {
                 keyspace.refresh_clock();
                 let reply = run_command(&shared, &mut keyspace, &mut self.client, &args);
+                let block_args = self.client.block_args.take();
                 if let Some(request) = self.client.block_request.take() {
                     if is_blocking_command(&args) {
                         // Found nothing: wait instead of replying; the rest of the batch waits too.
                         let deadline = request.timeout.map(|t| tokio::time::Instant::now() + t);
                         let timeout_reply = request.timeout_reply.clone();
                         let db = self.client.db;
-                        let receiver = crate::blocking::block(&mut keyspace, self.client.id, db, args.clone(), request);
+                        let rerun = block_args.unwrap_or_else(|| args.clone());
+                        let receiver = crate::blocking::block(&mut keyspace, self.client.id, db, rerun, request);
                         self.blocked = Some(Blocked { reply: receiver, deadline, timeout_reply });
                         last = Some(args);
                         break;

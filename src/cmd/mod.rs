@@ -15,6 +15,7 @@ pub mod keys;
 pub mod list;
 pub mod pubsub;
 pub mod server;
+pub mod stream;
 pub mod string;
 pub mod transaction;
 
@@ -202,6 +203,7 @@ fn all_tables() -> impl Iterator<Item = &'static CommandSpec> {
         list::COMMANDS,
         pubsub::COMMANDS,
         server::COMMANDS,
+        stream::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,
     ]

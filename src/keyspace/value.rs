@@ -12,6 +12,8 @@ pub enum Value {
     String(StringValue),
     /// A list (see [`super::list`] for its packed layout).
     List(super::list::List),
+    /// A stream (see [`super::stream`] for its block layout).
+    Stream(Box<super::stream::Stream>),
 }
 
 impl Value {
@@ -20,6 +22,7 @@ impl Value {
         match self {
             Value::String(_) => "string",
             Value::List(_) => "list",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -28,6 +31,7 @@ impl Value {
         match self {
             Value::String(s) => s.encoding(),
             Value::List(l) => l.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }
