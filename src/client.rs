@@ -67,10 +67,6 @@ pub struct ClientState {
     /// Replies still to drop after CLIENT REPLY SKIP: 2 when SKIP runs (its own reply and the
     /// next command's), counted down by [`crate::connection::run_command`].
     pub reply_skip: u8,
-    /// `CLIENT NO-EVICT ON` (CLIENT LIST flag `e`; Herald never evicts clients).
-    pub no_evict: bool,
-    /// `CLIENT NO-TOUCH ON` (CLIENT LIST flag `T`).
-    pub no_touch: bool,
     /// Pub/Sub channels, patterns and shard channels this client is subscribed to.
     pub subscriptions: crate::pubsub::Subscriptions,
     /// The handle other clients see.
@@ -97,8 +93,6 @@ impl ClientState {
             shutdown_requested: false,
             reply_off: false,
             reply_skip: 0,
-            no_evict: false,
-            no_touch: false,
             subscriptions: crate::pubsub::Subscriptions::default(),
             handle,
             block_request: None,
@@ -159,6 +153,10 @@ pub struct ClientInfo {
     pub psub: usize,
     /// Shard channels subscribed with SSUBSCRIBE (CLIENT LIST `ssub`).
     pub ssub: usize,
+    /// `CLIENT NO-EVICT ON` (CLIENT LIST flag `e`; Herald never evicts clients).
+    pub no_evict: bool,
+    /// `CLIENT NO-TOUCH ON` (CLIENT LIST flag `T`).
+    pub no_touch: bool,
 }
 
 /// Every live connection, by id.
@@ -192,6 +190,8 @@ impl ClientRegistry {
                 sub: 0,
                 psub: 0,
                 ssub: 0,
+                no_evict: false,
+                no_touch: false,
             }),
             kill: Notify::new(),
             outbox: crate::pubsub::Outbox::new(),

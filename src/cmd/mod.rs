@@ -250,7 +250,13 @@ pub fn resolve(args: &[Bytes]) -> Resolved {
     if spec.subcommands.is_empty() {
         return Resolved::Command(spec);
     }
-    let Some(sub_name) = args.get(1) else { return Resolved::Rejected(arity_error(spec)) };
+    let Some(sub_name) = args.get(1) else {
+        // A container with a handler of its own runs bare (`COMMAND` lists every command).
+        return match spec.handler {
+            Some(_) => Resolved::Command(spec),
+            None => Resolved::Rejected(arity_error(spec)),
+        };
+    };
     let sub = spec.subcommands.iter().find(|s| s.short_name().as_bytes().eq_ignore_ascii_case(sub_name));
     match sub {
         None => Resolved::Rejected(Reply::error(format!(

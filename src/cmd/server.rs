@@ -1,7 +1,10 @@
-//! Server commands: DBSIZE, FLUSHDB, FLUSHALL, SHUTDOWN, ...
+//! Server commands: DBSIZE, FLUSHDB, FLUSHALL, TIME, SHUTDOWN.
+//!
+//! Herald keeps no RDB snapshot, so SAVE, BGSAVE and LASTSAVE are not commands here: they
+//! answer "unknown command", as Redis does for any command it does not have.
 #![allow(clippy::indexing_slicing)] // dispatch checks arity first, so args[..|arity|] exist
 
-use super::{CommandSpec, Ctx};
+use super::{args, errors, CommandSpec, Ctx};
 use crate::resp::Reply;
 use bytes::Bytes;
 
@@ -10,8 +13,74 @@ fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     Reply::from(ctx.db().len())
 }
 
-/// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`: stops the server; no reply on success.
-fn shutdown(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+/// Checks FLUSHDB/FLUSHALL's optional `ASYNC | SYNC` (both flush at once here).
+fn flush_mode_ok(args: &[Bytes]) -> bool {
+    match args.len() {
+        1 => true,
+        2 => args::is(&args[1], "ASYNC") || args::is(&args[1], "SYNC"),
+        _ => false,
+    }
+}
+
+/// `FLUSHDB [ASYNC | SYNC]`: removes every key of the selected database.
+/// Errors: `ERR syntax error`.
+fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if !flush_mode_ok(args) {
+        return errors::syntax();
+    }
+    ctx.db().flush();
+    Reply::ok()
+}
+
+/// `FLUSHALL [ASYNC | SYNC]`: removes every key of every database.
+/// Errors: `ERR syntax error`.
+fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if !flush_mode_ok(args) {
+        return errors::syntax();
+    }
+    for (_, db) in ctx.keyspace.dbs_mut() {
+        db.flush();
+    }
+    Reply::ok()
+}
+
+/// `TIME`: the server's clock as two bulk strings, Unix seconds and microseconds.
+fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Reply::Array(vec![
+        Reply::Bulk(Bytes::from(now.as_secs().to_string())),
+        Reply::Bulk(Bytes::from(now.subsec_micros().to_string())),
+    ])
+}
+
+/// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`: stops the server. On success nothing is
+/// replied: the connection closes and the server stops accepting and closes every client.
+/// Herald has nothing to save, so the options only matter for their validation.
+///
+/// Errors: `ERR syntax error` (an unknown option, SAVE with NOSAVE, ABORT with any other
+/// option), `ERR No shutdown in progress.` (ABORT: a shutdown here is never in progress by
+/// the time another command could run).
+fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (mut save, mut nosave, mut other, mut abort) = (false, false, false, false);
+    for arg in &args[1..] {
+        if args::is(arg, "NOSAVE") {
+            nosave = true;
+        } else if args::is(arg, "SAVE") {
+            save = true;
+        } else if args::is(arg, "NOW") || args::is(arg, "FORCE") {
+            other = true;
+        } else if args::is(arg, "ABORT") {
+            abort = true;
+        } else {
+            return errors::syntax();
+        }
+    }
+    if (save && nosave) || (abort && (save || nosave || other)) {
+        return errors::syntax();
+    }
+    if abort {
+        return Reply::error("ERR No shutdown in progress.");
+    }
     ctx.client.shutdown_requested = true;
     ctx.client.reply_off = true;
     Reply::ok()
@@ -20,5 +89,16 @@ fn shutdown(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 /// The server commands.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("dbsize", 1, &["readonly", "fast"], (0, 0, 0), "server", "Returns the number of keys in the database.", dbsize),
-    CommandSpec::new("shutdown", -1, &["admin", "noscript", "loading", "stale", "no_multi", "sentinel", "allow_busy"], (0, 0, 0), "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", shutdown),
+    CommandSpec::new("flushdb", -1, &["write"], (0, 0, 0), "server", "Removes all keys from the current database.", flushdb),
+    CommandSpec::new("flushall", -1, &["write"], (0, 0, 0), "server", "Removes all keys from all databases.", flushall),
+    CommandSpec::new("time", 1, &["loading", "stale", "fast"], (0, 0, 0), "server", "Returns the server time.", time).since("2.6.0"),
+    CommandSpec::new(
+        "shutdown",
+        -1,
+        &["admin", "noscript", "loading", "stale", "no_multi", "sentinel", "allow_busy"],
+        (0, 0, 0),
+        "server",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        shutdown,
+    ),
 ];
