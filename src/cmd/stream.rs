@@ -8,7 +8,7 @@
 #![allow(clippy::indexing_slicing)] // dispatch checks arity first, so args[..|arity|] exist
 
 use super::{args as arg, errors, CommandSpec, Ctx};
-use crate::blocking::BlockRequest;
+use crate::blocking::{self, BlockRequest};
 use crate::keyspace::stream::{parse_bound, AddId, Group, IdError, Stream, StreamEntry, StreamId, Trim, TrimStrategy};
 use crate::keyspace::{Keyspace, Value};
 use crate::resp::{Protocol, Reply};
@@ -584,7 +584,7 @@ fn read_generic(ctx: &mut Ctx<'_>, args: &[Bytes], group_cmd: bool) -> Reply {
         ctx.client.block_request = Some(BlockRequest {
             keys: read.keys.clone(),
             timeout,
-            wants: "stream",
+            wants: if group_cmd { blocking::ANY_TYPE } else { "stream" },
             serve: match (group_cmd, resp3) {
                 (false, false) => serve_xread2,
                 (false, true) => serve_xread3,
@@ -1172,6 +1172,8 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let Some(entry) = entry else {
             group.ack(*id);
             deleted.push(id_reply(*id));
+            // Deleted entries count against COUNT too: it bounds the reply's size.
+            count -= 1;
             continue;
         };
         let idle = group.pel.get(id).map_or(0, |p| now.saturating_sub(p.delivery_ms));

@@ -298,6 +298,10 @@ impl Stream {
         if self.length == 0 && id <= self.last_id {
             return Some(self.entries_added);
         }
+        if !id.is_zero() && id < self.max_deleted_id {
+            // Deleted entries lie between `id` and the end: the count is unknown.
+            return None;
+        }
         match id.cmp(&self.last_id) {
             std::cmp::Ordering::Equal => return Some(self.entries_added),
             std::cmp::Ordering::Greater => return None,
@@ -317,8 +321,13 @@ impl Stream {
 
     /// A group's lag: entries added but not yet read by it, when that can be known.
     pub fn group_lag(&self, group: &Group) -> Option<u64> {
-        if self.entries_added == 0 {
+        if self.entries_added == 0 || self.length == 0 {
             return Some(0);
+        }
+        let first = self.first_id();
+        if group.last_id < first && self.max_deleted_id < first {
+            // Every entry left is ahead of the group.
+            return Some(self.length);
         }
         if let Some(read) = group.entries_read {
             if !self.range_has_tombstones(group.last_id, StreamId::MAX) {
@@ -337,13 +346,21 @@ impl Stream {
             Some(start) => self.range(start, StreamId::MAX, count, false),
             None => Vec::new(),
         };
-        // Both depend only on the stream, so they are computed before the group is borrowed.
-        let known: Vec<(bool, Option<u64>)> =
-            entries.iter().map(|e| (self.range_has_tombstones(e.id, StreamId::MAX), self.estimate_entries_read(e.id))).collect();
+        // Whether the group's counter can simply count on, judged from the ID the group was at
+        // before each entry (Redis 7.4's rule), and the estimate otherwise. Both depend only on
+        // the stream, so they are computed before the group is borrowed.
+        let first = self.first_id();
+        let mut before = self.groups.get(group)?.last_id;
+        let mut known: Vec<(bool, Option<u64>)> = Vec::with_capacity(entries.len());
+        for e in &entries {
+            let countable = before >= first && !self.range_has_tombstones(before, StreamId::MAX);
+            known.push((countable, self.estimate_entries_read(e.id)));
+            before = e.id;
+        }
         let g = self.groups.get_mut(group)?;
-        for (entry, (tombstones, estimate)) in entries.iter().zip(known) {
+        for (entry, (countable, estimate)) in entries.iter().zip(known) {
             g.entries_read = match g.entries_read {
-                Some(n) if !tombstones => Some(n + 1),
+                Some(n) if countable => Some(n + 1),
                 _ => estimate,
             };
             g.last_id = entry.id;
