@@ -34,6 +34,12 @@ use tokio::sync::oneshot;
 /// `None` if it would still block. Arguments: the keyspace, the waiter's db, its command.
 pub type ServeFn = fn(&mut Keyspace, usize, &[Bytes]) -> Option<Reply>;
 
+/// [`BlockRequest::wants`] for a waiter re-run whenever its key is signalled, even when the
+/// key is gone or holds another type: XREADGROUP, which Redis wakes with `NOGROUP` or
+/// `WRONGTYPE` when its stream is deleted or replaced (and with `NOGROUP` when its group is
+/// destroyed).
+pub const ANY_TYPE: &str = "*";
+
 /// What a blocking command asks for when it found nothing to do.
 #[derive(Debug, Clone)]
 pub struct BlockRequest {
@@ -197,9 +203,9 @@ fn serve_key(keyspace: &mut Keyspace, db: usize, key: &Bytes) {
         let Some(wants) = keyspace.blocking.waiters.get(&client).map(|w| w.request.wants) else { continue };
         let now = keyspace.now_ms();
         let holds = keyspace.db(db).get_value(key, now).map(|v| v.type_name());
-        if holds != Some(wants) {
-            // The key is gone or holds another type: nobody else on it can be served either.
-            return;
+        if wants != ANY_TYPE && holds != Some(wants) {
+            // The key is gone or holds another type: this waiter keeps waiting.
+            continue;
         }
         let Some(waiter) = keyspace.blocking.waiters.remove(&client) else { continue };
         match (waiter.request.serve)(keyspace, waiter.db, &waiter.args) {

@@ -233,6 +233,8 @@ impl Db {
         }
         self.len -= 1;
         self.touch(&key);
+        // Waiters that must learn the key is gone (XREADGROUP) are woken by this signal.
+        self.signal_ready(&key);
         Some(entry)
     }
 
