@@ -126,8 +126,10 @@ impl Connection {
             if self.input.capacity() - self.input.len() < READ_CHUNK {
                 self.input.reserve(want);
             }
+            // As in Redis, `timeout` never closes a subscriber (nor a blocked client).
+            let idle_exempt = self.client.subscriptions.is_active();
             let idle_limit = async {
-                if timeout == 0 {
+                if timeout == 0 || idle_exempt {
                     std::future::pending::<()>().await;
                 } else {
                     tokio::time::sleep(Duration::from_secs(timeout)).await;

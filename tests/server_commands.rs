@@ -214,6 +214,22 @@ async fn timeout_closes_idle_clients() {
 }
 
 #[tokio::test]
+async fn timeout_spares_subscribers() {
+    let server = common::start_with(|config| config.timeout = 1).await;
+    let mut subscriber = server.raw().await;
+    subscriber.call(&[b"SUBSCRIBE", b"news"]).await;
+    // A client that went idle after the subscriber did is closed first...
+    let mut idle = server.raw().await;
+    assert_eq!(idle.call(&[b"PING"]).await, b"+PONG\r\n");
+    assert_eq!(tokio::time::timeout(BOUND, idle.is_closed()).await, Ok(true));
+    // ...while the subscriber still gets its messages.
+    let mut publisher = server.raw().await;
+    assert_eq!(publisher.call(&[b"PUBLISH", b"news", b"still here"]).await, b":1\r\n");
+    let message = subscriber.read_reply().await.unwrap();
+    assert!(message.ends_with(b"$10\r\nstill here\r\n"), "{}", show(&message));
+}
+
+#[tokio::test]
 async fn config_rewrite_needs_a_config_file() {
     let server = common::start().await;
     let mut raw = server.raw().await;
