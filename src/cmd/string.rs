@@ -426,15 +426,17 @@ fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// Errors: `WRONGTYPE`; `ERR string exceeds maximum allowed size (proto-max-bulk-len)`.
 fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let (key, tail) = (&args[1], &args[2]);
-    let len = match lookup(ctx, key) {
+    // Only the length is kept: holding a copy of the value would stop the in-place edit from
+    // reusing its buffer, making repeated APPENDs quadratic.
+    let len = match lookup(ctx, key).map(|found| found.map(|s| s.len())) {
         Err(e) => return e.into(),
         Ok(None) => {
             let now = ctx.now_ms();
             ctx.db().insert(key, Value::String(StringValue::from_bytes(tail)), None, now);
             tail.len()
         }
-        Ok(Some(current)) => {
-            if let Some(error) = exceeds_max_length(ctx, current.len() as u64, tail.len() as u64) {
+        Ok(Some(current_len)) => {
+            if let Some(error) = exceeds_max_length(ctx, current_len as u64, tail.len() as u64) {
                 return error;
             }
             edit_in_place(ctx, key, |buf| buf.extend_from_slice(tail))
@@ -459,12 +461,13 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Ok(offset) = u64::try_from(offset) else {
         return Reply::error("ERR offset is out of range");
     };
-    let current = match lookup(ctx, key) {
-        Ok(current) => current,
+    // Only the length is kept, so that the in-place edit can reuse the value's buffer.
+    let current_len = match lookup(ctx, key) {
+        Ok(current) => current.map(|s| s.len()),
         Err(e) => return e.into(),
     };
     if patch.is_empty() {
-        return Reply::from(current.map_or(0, |s| s.len()));
+        return Reply::from(current_len.unwrap_or(0));
     }
     if let Some(error) = exceeds_max_length(ctx, offset, patch.len() as u64) {
         return error;
@@ -482,7 +485,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             slot.copy_from_slice(patch);
         }
     };
-    let len = if current.is_none() {
+    let len = if current_len.is_none() {
         let mut buf = BytesMut::new();
         write(&mut buf);
         let len = buf.len();
