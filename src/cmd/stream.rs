@@ -167,7 +167,7 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let i = parsed.next;
     let rest = args.len() - i;
-    if rest < 3 || rest % 2 == 0 {
+    if rest < 3 || rest.is_multiple_of(2) {
         return super::arity_error(&COMMANDS[0]);
     }
     let spec = match AddId::parse(&args[i]) {
@@ -418,7 +418,7 @@ fn parse_read(args: &[Bytes], group_cmd: bool) -> Result<ReadArgs, Reply> {
             i += 2;
         } else if arg::is(opt, "streams") && more > 0 {
             let n = args.len() - i - 1;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return Err(Reply::error(if group_cmd {
                     "ERR Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '>' must be specified."
                 } else {
@@ -487,7 +487,11 @@ fn resolve_read(keyspace: &mut Keyspace, db: usize, read: &mut ReadArgs) -> Resu
 
 /// Reads what can be read now: `(key, reply)` for each stream that served something, plus
 /// the keyspace events to raise. Never blocks.
-fn read_now(keyspace: &mut Keyspace, db: usize, read: &ReadArgs) -> Result<(Vec<(Bytes, Reply)>, Vec<Bytes>), Reply> {
+/// What [`read_now`] found: `(key, entries reply)` per stream served, and the keys whose group
+/// got a new consumer (for `xgroup-createconsumer` events).
+type ReadOutcome = (Vec<(Bytes, Reply)>, Vec<Bytes>);
+
+fn read_now(keyspace: &mut Keyspace, db: usize, read: &ReadArgs) -> Result<ReadOutcome, Reply> {
     let now = keyspace.now_ms();
     let mut served = Vec::new();
     let mut created = Vec::new();
@@ -1138,7 +1142,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     while let Some(opt) = args.get(i) {
         if arg::is(opt, "count") && i + 1 < args.len() {
             match arg::int(&args[i + 1]) {
-                Ok(n) if n >= 1 && n <= i64::MAX / 10 => count = n.unsigned_abs(),
+                Ok(n) if (1..=i64::MAX / 10).contains(&n) => count = n.unsigned_abs(),
                 _ => return Reply::error("ERR COUNT must be > 0"),
             }
             i += 2;

@@ -77,7 +77,7 @@ impl Group {
     /// Moves pending `id` to `consumer` (XCLAIM, XAUTOCLAIM).
     pub fn reassign(&mut self, id: StreamId, consumer: &Bytes) {
         let Some(pending) = self.pel.get_mut(&id) else { return };
-        if &pending.consumer != consumer {
+        if pending.consumer != consumer {
             let previous = std::mem::replace(&mut pending.consumer, consumer.clone());
             if let Some(owner) = self.consumers.get_mut(&previous) {
                 owner.pel.remove(&id);

@@ -224,8 +224,7 @@ impl Stream {
     /// Trims as XADD/XTRIM ask. Returns how many entries were removed.
     pub fn trim(&mut self, trim: Trim) -> u64 {
         let mut removed = 0u64;
-        loop {
-            let Some((&key, block)) = self.blocks.iter_mut().next() else { break };
+        while let Some((&key, block)) = self.blocks.iter_mut().next() {
             let live = u64::from(block.live());
             let whole = match trim.strategy {
                 TrimStrategy::MaxLen(max) => {
