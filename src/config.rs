@@ -46,6 +46,11 @@ impl LogLevel {
     }
 }
 
+/// Applies a new log level to the running logger. The binary installs it once it has set up
+/// logging; CONFIG SET calls it when `loglevel` changes. Unset (tests, embedding), a level
+/// change is only recorded.
+pub static LOG_LEVEL_HOOK: std::sync::OnceLock<Box<dyn Fn(LogLevel) + Send + Sync>> = std::sync::OnceLock::new();
+
 impl fmt::Display for LogLevel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -1,7 +1,7 @@
 //! The `herald` binary: `herald [config-file] [--name value ...]`.
 
 use herald::{Config, Server};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::{prelude::*, reload, EnvFilter};
 
 #[tokio::main]
 async fn main() {
@@ -13,7 +13,12 @@ async fn main() {
         }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(config.loglevel.filter()));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Behind a reload layer, so CONFIG SET loglevel takes effect at once.
+    let (filter, reload_handle) = reload::Layer::new(filter);
+    tracing_subscriber::registry().with(filter).with(tracing_subscriber::fmt::layer()).init();
+    let _ = herald::config::LOG_LEVEL_HOOK.set(Box::new(move |level| {
+        let _ = reload_handle.reload(EnvFilter::new(level.filter()));
+    }));
     let server = match Server::bind(config).await {
         Ok(server) => server,
         Err(e) => {

@@ -7,7 +7,7 @@
 #![allow(clippy::indexing_slicing)] // dispatch checks arity first, so args[..|arity|] exist
 
 use super::{errors, CommandSpec, Ctx};
-use crate::config::{find_param, Config, Param, PARAMS};
+use crate::config::{find_param, Config, Param, LOG_LEVEL_HOOK, PARAMS};
 use crate::glob;
 use crate::resp::Reply;
 use bytes::Bytes;
@@ -86,7 +86,18 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             return set_failed(name, &reason);
         }
     }
-    *ctx.shared.config.write() = updated;
+    let level = updated.loglevel;
+    let level_changed = {
+        let mut config = ctx.shared.config.write();
+        let changed = config.loglevel != level;
+        *config = updated;
+        changed
+    };
+    if level_changed {
+        if let Some(apply) = LOG_LEVEL_HOOK.get() {
+            apply(level);
+        }
+    }
     Reply::ok()
 }
 
