@@ -655,3 +655,36 @@ async fn appends_grow_the_stored_buffer_in_place() {
     assert_eq!(len, 1007);
     assert_eq!(before, after, "APPEND copied the whole value instead of growing it");
 }
+
+#[tokio::test]
+async fn resp3_clients_get_nulls_and_maps_in_resp3_form() {
+    let server = common::start().await;
+    let mut c = server.raw().await;
+    c.call(&[b"HELLO", b"3"]).await;
+    c.call(&[b"MSET", b"a", b"ohmytext", b"b", b"mynewtext"]).await;
+    expect(
+        &mut c,
+        &[
+            (&["GET", "missing"], "_\r\n"),
+            (&["SET", "a", "x", "NX"], "_\r\n"),
+            (&["GETDEL", "missing"], "_\r\n"),
+            (&["MGET", "a", "missing"], "*2\r\n$8\r\nohmytext\r\n_\r\n"),
+            (&["INCRBYFLOAT", "f", "1.5"], "$3\r\n1.5\r\n"),
+            (&["LCS", "a", "b", "IDX", "MINMATCHLEN", "4"], "%2\r\n$7\r\nmatches\r\n*1\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n$3\r\nlen\r\n:6\r\n"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_resp3_client_library_reads_string_replies() {
+    let server = common::start().await;
+    let mut con = server.client_resp3().await;
+    let _: () = con.set("k", "10.5").await.unwrap();
+    let sum: f64 = redis::cmd("INCRBYFLOAT").arg("k").arg("0.1").query_async(&mut con).await.unwrap();
+    assert_eq!(sum, 10.6);
+    let text: String = con.get("k").await.unwrap();
+    assert_eq!(text, "10.6");
+    let missing: Option<String> = con.get_del("missing").await.unwrap();
+    assert_eq!(missing, None);
+}
