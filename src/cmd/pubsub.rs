@@ -53,7 +53,7 @@ fn subscribe_generic(ctx: &mut Ctx<'_>, names: &[Bytes], kind: Kind) -> Reply {
 fn unsubscribe_generic(ctx: &mut Ctx<'_>, names: &[Bytes], kind: Kind) -> Reply {
     let protocol = ctx.client.protocol;
     let id = ctx.client.id;
-    let names: Vec<Bytes> = if names.is_empty() { ctx.client.subscriptions.set(kind).drain_in_order() } else { names.to_vec() };
+    let names: Vec<Bytes> = if names.is_empty() { ctx.client.subscriptions.set(kind).in_order() } else { names.to_vec() };
     let mut out = BytesMut::new();
     if names.is_empty() {
         confirmation(&mut out, unsubscribe_word(kind), None, ctx.client.subscriptions.reply_count(kind), protocol);

@@ -65,11 +65,18 @@ impl NameSet {
         self.names.is_empty()
     }
 
+    /// Every name, oldest subscription first.
+    pub fn in_order(&self) -> Vec<Bytes> {
+        let mut all: Vec<(&Bytes, u64)> = self.names.iter().map(|(name, seq)| (name, *seq)).collect();
+        all.sort_by_key(|(_, seq)| *seq);
+        all.into_iter().map(|(name, _)| name.clone()).collect()
+    }
+
     /// Removes and returns every name, oldest subscription first.
     pub fn drain_in_order(&mut self) -> Vec<Bytes> {
-        let mut all: Vec<(Bytes, u64)> = self.names.drain().collect();
-        all.sort_by_key(|(_, seq)| *seq);
-        all.into_iter().map(|(name, _)| name).collect()
+        let all = self.in_order();
+        self.names.clear();
+        all
     }
 }
 
