@@ -246,3 +246,30 @@ async fn xread_serves_several_streams_and_the_special_ids() {
     assert_eq!(call(&mut c, "XREAD STREAMS a b 1-1 0").await, r#"{"a": [["2-1", ["n", "2-1"]]], "b": [["5-0", ["n", "5-0"]]]}"#);
     assert_eq!(call(&mut c, "XREAD STREAMS a $").await, "nil");
 }
+
+#[tokio::test]
+async fn every_command_that_creates_a_consumer_raises_xgroup_createconsumer() {
+    let server = support::start().await;
+    let mut c = server.raw().await;
+    let mut sub = server.raw().await;
+    call(&mut c, "CONFIG SET notify-keyspace-events Et").await;
+    call(&mut sub, "SUBSCRIBE __keyevent@0__:xgroup-createconsumer").await;
+    stream_with(&mut c, "s", &["1-1"]).await;
+    call(&mut c, "XGROUP CREATE s g 0").await;
+    for command in [
+        "XREADGROUP GROUP g reader STREAMS s >",
+        "XREADGROUP GROUP g reader STREAMS s >",
+        "XCLAIM s g claimer 0 1-1",
+        "XAUTOCLAIM s g autoclaimer 0 0",
+        "XREADGROUP GROUP g historian STREAMS s 0",
+        "XGROUP CREATECONSUMER s g explicit",
+    ] {
+        assert!(!call(&mut c, command).await.starts_with("(error)"), "{command}");
+    }
+    // One event per consumer created (the second read by `reader` creates nothing).
+    for _ in 0..5 {
+        assert_eq!(support::next_reply(&mut sub).await, r#"["message", "__keyevent@0__:xgroup-createconsumer", "s"]"#);
+    }
+    call(&mut c, "PUBLISH __keyevent@0__:xgroup-createconsumer end").await;
+    assert_eq!(support::next_reply(&mut sub).await, r#"["message", "__keyevent@0__:xgroup-createconsumer", "end"]"#);
+}

@@ -91,6 +91,12 @@ impl Block {
         self.data.capacity() + self.master.iter().map(|f| f.len() + 16).sum::<usize>() + 64
     }
 
+    /// Gives back spare capacity once no more entries will be appended (a newer block took
+    /// over as the stream's tail).
+    pub fn seal(&mut self) {
+        self.data.shrink_to_fit();
+    }
+
     /// Appends an entry; `id` must be above every ID in the block.
     pub fn push(&mut self, id: StreamId, fields: &[(Bytes, Bytes)]) {
         let ms_delta = id.ms - self.base.ms;

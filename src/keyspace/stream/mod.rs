@@ -160,6 +160,9 @@ impl Stream {
         let id = self.next_id(spec, now_ms)?;
         let fits = self.blocks.values().next_back().is_some_and(|b| b.has_room(fields));
         if !fits {
+            if let Some(tail) = self.blocks.values_mut().next_back() {
+                tail.seal();
+            }
             self.blocks.insert(id, Block::new(id, fields));
         }
         if let Some(block) = self.blocks.values_mut().next_back() {
