@@ -173,6 +173,7 @@ async fn xsetid_moves_the_last_id_and_counters_with_redis_checks() {
     let mut c = server.raw().await;
     call(&mut c, "XADD s 5 f v").await;
     assert_eq!(call(&mut c, "XSETID s 4-0").await, "(error) ERR The ID specified in XSETID is smaller than the target stream top item");
+    assert_eq!(call(&mut c, "XSETID s 4-0 ENTRIESADDED 0").await, "(error) ERR The ID specified in XSETID is smaller than the target stream top item");
     assert_eq!(call(&mut c, "XSETID s 9-0 ENTRIESADDED 0").await, "(error) ERR The entries_added specified in XSETID is smaller than the target stream length");
     assert_eq!(call(&mut c, "XSETID s 9-0 ENTRIESADDED -1").await, "(error) ERR entries_added must be positive");
     assert_eq!(call(&mut c, "XSETID s 9-0 MAXDELETEDID 10-0").await, "(error) ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id");

@@ -220,6 +220,9 @@ async fn lag_and_entries_read_follow_redis_through_deletes_trims_and_setid() {
     call(&mut c, "XREADGROUP GROUP g c STREAMS s >").await;
     assert_eq!(group_field(&mut c, "s", "g", "entries-read").await, "4");
     assert_eq!(group_field(&mut c, "s", "g", "lag").await, "0");
+    // ENTRIESREAD beyond what was ever added is clamped (7.4).
+    call(&mut c, "XGROUP SETID s g 0 ENTRIESREAD 100").await;
+    assert_eq!(group_field(&mut c, "s", "g", "entries-read").await, "4");
     call(&mut c, "XGROUP SETID s g 0 ENTRIESREAD 0").await;
     assert_eq!(group_field(&mut c, "s", "g", "entries-read").await, "0");
     call(&mut c, "XTRIM s MAXLEN 0").await;

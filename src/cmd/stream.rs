@@ -360,12 +360,13 @@ fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Err(e) => return e,
         Ok(None) => return errors::no_such_key(),
         Ok(Some(s)) => {
+            if let Some(top) = s.last_entry() {
+                if id < top.id {
+                    return Reply::error("ERR The ID specified in XSETID is smaller than the target stream top item");
+                }
+            }
             if entries_added.is_some_and(|n| n < s.len()) {
                 return Reply::error("ERR The entries_added specified in XSETID is smaller than the target stream length");
-            }
-            let top = if s.is_empty() { s.last_id() } else { s.last_entry().map_or(StreamId::MIN, |e| e.id) };
-            if id < top && !s.is_empty() {
-                return Reply::error("ERR The ID specified in XSETID is smaller than the target stream top item");
             }
             s.set_id(id, entries_added, max_deleted);
         }
@@ -746,7 +747,8 @@ fn xgroup_create(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Ok(None) if !mkstream => return Reply::error(NEED_KEY),
         Ok(None) => {
             let mut stream = Stream::new();
-            stream.groups.insert(args[3].clone(), Group::new(explicit.unwrap_or_default(), entries_read.flatten()));
+            // A new stream has added nothing: a group cannot have read more (7.4 clamps).
+            stream.groups.insert(args[3].clone(), Group::new(explicit.unwrap_or_default(), entries_read.flatten().map(|_| 0)));
             ctx.keyspace.db(db).insert(key, Value::Stream(Box::new(stream)), None, now);
         }
         Ok(Some(s)) => {
@@ -754,7 +756,8 @@ fn xgroup_create(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 return Reply::error("BUSYGROUP Consumer Group name already exists");
             }
             let id = explicit.unwrap_or_else(|| s.last_id());
-            s.groups.insert(args[3].clone(), Group::new(id, entries_read.flatten()));
+            let read = entries_read.flatten().map(|n| n.min(s.entries_added()));
+            s.groups.insert(args[3].clone(), Group::new(id, read));
             ctx.keyspace.db(db).touch(key);
         }
     }
@@ -792,9 +795,10 @@ fn xgroup_setid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let result = with_group(ctx, args, |s| {
         let id = explicit.unwrap_or_else(|| s.last_id());
+        let added = s.entries_added();
         if let Some(g) = s.groups.get_mut(&args[3]) {
             g.last_id = id;
-            g.entries_read = entries_read.flatten();
+            g.entries_read = entries_read.flatten().map(|n| n.min(added));
         }
     });
     match result {
