@@ -610,6 +610,38 @@ mod tests {
         assert_eq!(incr_by_float(b"\0", b"1").unwrap(), "1");
     }
 
+    /// Writes `units / 10^scale` as the shortest plain decimal (what Redis prints back for a
+    /// short decimal: the extended format holds it to within 1e-17 below 90).
+    fn plain_decimal(units: i64, scale: u32) -> String {
+        let text = format!("{}", units.unsigned_abs());
+        let padded = format!("{:0>width$}", text, width = scale as usize + 1);
+        let (int, frac) = padded.split_at(padded.len() - scale as usize);
+        let frac = frac.trim_end_matches('0');
+        let sign = if units < 0 { "-" } else { "" };
+        if frac.is_empty() {
+            format!("{sign}{int}")
+        } else {
+            format!("{sign}{int}.{frac}")
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn integer_sums_are_exact(a in -(1i64 << 62)..(1i64 << 62), b in -(1i64 << 62)..(1i64 << 62)) {
+            let sum = incr(&a.to_string(), &b.to_string()).unwrap();
+            proptest::prop_assert_eq!(sum, (i128::from(a) + i128::from(b)).to_string());
+        }
+
+        #[test]
+        fn short_decimals_read_back_as_written(scale in 0u32..16, units in -8_900_000_000_000_000i64..8_900_000_000_000_000) {
+            let limit = 89 * 10i64.pow(scale);
+            let units = units % limit.max(1);
+            let written = plain_decimal(units, scale);
+            let sum = incr(&written, "0").unwrap();
+            proptest::prop_assert_eq!(&sum, &written, "{}", written);
+        }
+    }
+
     #[test]
     fn lcs_reports_the_runs_redis_reports() {
         let result = lcs(b"ohmytext", b"mynewtext");
