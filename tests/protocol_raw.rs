@@ -370,3 +370,16 @@ async fn a_large_argument_arriving_in_many_reads_is_received_whole() {
     assert_eq!(&got[..11], b"$3000000\r\n\x00");
     assert_eq!(&got[10..got.len() - 2], &value[..]);
 }
+
+#[tokio::test]
+async fn a_nul_byte_in_an_inline_line_ends_the_line_and_the_server_keeps_serving() {
+    // Redis never finds the newline past a NUL (strchr) and stalls the client until 64 KiB;
+    // Herald ends the line at the NUL, as sdssplitargs does, and must not spin on it.
+    let server = common::start().await;
+    let mut raw = server.raw().await;
+    raw.send(b"PING\x00foo\r\n").await;
+    assert_eq!(reply(&mut raw).await, b"+PONG\r\n");
+    assert_eq!(raw.call(&[b"ECHO", b"after"]).await, b"$5\r\nafter\r\n");
+    let mut other = server.raw().await;
+    assert_eq!(other.call(&[b"PING"]).await, b"+PONG\r\n");
+}

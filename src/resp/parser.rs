@@ -264,7 +264,9 @@ pub fn split_inline_args(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
         while at(i).is_some_and(|c| c.is_ascii_whitespace()) {
             i += 1;
         }
-        let Some(_) = at(i) else { return Ok(args) };
+        if matches!(at(i), None | Some(0)) {
+            return Ok(args);
+        }
         let mut current = Vec::new();
         let mut in_double = false;
         let mut in_single = false;
@@ -320,7 +322,13 @@ pub fn split_inline_args(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
             } else {
                 match c {
                     None => break,
-                    Some(b' ' | b'\n' | b'\r' | b'\t' | 0) => break,
+                    // A NUL ends the whole line, as the C string does in Redis's sdssplitargs.
+                    // (Breaking without consuming it would loop forever, pushing empty args.)
+                    Some(0) => {
+                        args.push(Bytes::from(current));
+                        return Ok(args);
+                    }
+                    Some(b' ' | b'\n' | b'\r' | b'\t') => break,
                     Some(b'"') => in_double = true,
                     Some(b'\'') => in_single = true,
                     Some(other) => current.push(other),
@@ -383,6 +391,12 @@ mod tests {
     fn skips_blank_inline_lines_and_empty_multibulks() {
         let cmds = parse_all(b"\r\n*0\r\n*-1\r\nPING\r\n").unwrap();
         assert_eq!(cmds, vec![vec![Bytes::from("PING")]]);
+    }
+
+    #[test]
+    fn a_nul_byte_ends_an_inline_line_instead_of_looping_forever() {
+        assert_eq!(split_inline_args(b"PING\0foo bar").unwrap(), vec![Bytes::from("PING")]);
+        assert_eq!(split_inline_args(b"a \0b").unwrap(), vec![Bytes::from("a")]);
     }
 
     #[test]
