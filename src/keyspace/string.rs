@@ -71,17 +71,14 @@ impl LongDouble {
 
     /// Reads a number as Redis's `string2ld` does (`strtold` on the whole string): decimal or
     /// `0x` hexadecimal, optional sign and exponent, `inf`/`infinity`; no surrounding spaces,
-    /// no NaN, and numbers that overflow or underflow to zero are rejected (`None`). Like the C
-    /// code, an embedded NUL ends the number.
+    /// no NaN, and numbers that overflow or underflow to zero are rejected (`None`). The whole
+    /// input must be the number: an embedded NUL makes it invalid, as `string2ld` checks that
+    /// `strtold` consumed every byte.
     pub fn parse(input: &[u8]) -> Option<Parsed> {
-        if input.is_empty() || input.len() >= MAX_LONG_DOUBLE_CHARS {
+        if input.is_empty() || input.len() >= MAX_LONG_DOUBLE_CHARS || input.contains(&0) {
             return None;
         }
-        // strtold stops at a NUL, and string2ld only checks that it stopped on one.
-        let text = input.split(|&b| b == 0).next().unwrap_or_default();
-        if text.is_empty() {
-            return Some(Parsed::Finite(LongDouble::ZERO));
-        }
+        let text = input;
         let (negative, body) = match text.split_first() {
             Some((b'-', rest)) => (true, rest),
             Some((b'+', rest)) => (false, rest),
@@ -605,9 +602,10 @@ mod tests {
     }
 
     #[test]
-    fn an_embedded_nul_ends_the_number() {
-        assert_eq!(incr_by_float(b"1.5\0junk", b"1").unwrap(), "2.5");
-        assert_eq!(incr_by_float(b"\0", b"1").unwrap(), "1");
+    fn an_embedded_nul_makes_the_number_invalid() {
+        assert_eq!(incr_by_float(b"1.5\0junk", b"1"), Err(IncrFloatError::NotFloat));
+        assert_eq!(incr_by_float(b"\0", b"1"), Err(IncrFloatError::NotFloat));
+        assert_eq!(incr_by_float(b"1", b"2\0"), Err(IncrFloatError::NotFloat));
     }
 
     /// Writes `units / 10^scale` as the shortest plain decimal (what Redis prints back for a
