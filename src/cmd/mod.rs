@@ -172,19 +172,26 @@ impl Ctx<'_> {
 
 /// The error reply Redis gives for a command it does not have.
 pub fn unknown_command_error(args: &[Bytes]) -> Reply {
-    let name = args.first().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
-    let mut rendered = String::new();
+    // Redis formats with printf's `%.*s`: C strings, so bytes stop at a NUL, and the quoted
+    // arguments stop once 128 bytes have been rendered.
+    fn c_string(bytes: &[u8], max: usize) -> &[u8] {
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len()).min(max);
+        bytes.get(..end).unwrap_or_default()
+    }
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(c_string(args.first().map_or(&[][..], |n| n), 128));
+    text.extend_from_slice(b"', with args beginning with: ");
+    let mut rendered: Vec<u8> = Vec::new();
     for arg in args.iter().skip(1) {
         if rendered.len() >= 128 {
             break;
         }
-        let room = 128 - rendered.len();
-        let text = String::from_utf8_lossy(arg);
-        let clipped: String = text.chars().take(room).collect();
-        rendered.push_str(&format!("'{clipped}' "));
+        rendered.push(b'\'');
+        rendered.extend_from_slice(c_string(arg, 128 - rendered.len() + 1));
+        rendered.extend_from_slice(b"' ");
     }
-    let name: String = name.chars().take(128).collect();
-    Reply::error(format!("ERR unknown command '{name}', with args beginning with: {rendered}"))
+    text.extend_from_slice(&rendered);
+    Reply::Error(Bytes::from(text))
 }
 
 /// The error for a wrong argument count.
@@ -299,6 +306,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
     }
     if ctx.client.multi.is_some() && !transaction::runs_immediately_in_multi(spec) {
+        if spec.has_flag("no_multi") {
+            if let Some(multi) = ctx.client.multi.as_mut() {
+                multi.aborted = true;
+            }
+            return Reply::error("ERR Command not allowed inside a transaction");
+        }
         return transaction::queue(ctx, args);
     }
     execute(spec, ctx, args)

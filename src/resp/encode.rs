@@ -28,7 +28,7 @@ pub fn encode(reply: &Reply, protocol: Protocol, out: &mut BytesMut) {
     let resp3 = protocol == Protocol::Resp3;
     match reply {
         Reply::Simple(text) => line(out, b'+', text),
-        Reply::Error(text) => line(out, b'-', text),
+        Reply::Error(text) => error_line(out, text),
         Reply::Integer(n) => header(out, b':', *n),
         Reply::Bulk(bytes) => bulk(out, bytes),
         Reply::Null if resp3 => out.put_slice(b"_\r\n"),
@@ -109,6 +109,16 @@ fn line(out: &mut BytesMut, prefix: u8, text: &[u8]) {
     out.put_u8(prefix);
     out.put_slice(text);
     out.put_slice(b"\r\n");
+}
+
+/// Errors are one line: Redis turns any `\r` or `\n` in their text into spaces.
+fn error_line(out: &mut BytesMut, text: &[u8]) {
+    if text.iter().any(|&b| b == b'\r' || b == b'\n') {
+        let flat: Vec<u8> = text.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }).collect();
+        line(out, b'-', &flat);
+    } else {
+        line(out, b'-', text);
+    }
 }
 
 fn header(out: &mut BytesMut, prefix: u8, n: i64) {
