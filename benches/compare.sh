@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Herald against redis-server, side by side, with the same redis-benchmark parameters.
+#
+# Builds Herald in release, starts it and Debian's redis-server (and Redis 8.2 from
+# ../shared/tools/redis8 when that script is there) on free ports of 127.0.0.1 with persistence
+# off, then runs redis-benchmark against each, test by test and target by target in turn
+# (herald, redis, redis8, herald, ...), so background noise falls on all of them alike. Prints
+# one table per round: test, pipeline, requests per second of each server, herald/redis ratio.
+# Stops every server it started on exit, whatever the exit.
+#
+# Usage: benches/compare.sh [--tests set,get] [-n N] [-c clients] [-P "1 16"] [--rounds R]
+# Every flag has an environment variable of the same meaning (flags win):
+#   TESTS      redis-benchmark -t list                       (set,get,incr,mset)
+#   PIPELINES  pipeline depths, space separated              ("1 16")
+#   CLIENTS    -c                                            (50)
+#   N_SINGLE   -n at pipeline 1                              (100000)
+#   N_PIPELINE -n at pipeline > 1                            (400000)
+#   N          if set, -n for every pipeline (overrides the two above)
+#   RANDOM_KEYS -r: keys drawn from this many (0: one key)   (100000)
+#   ROUNDS     full rounds, each printing its own table      (2)
+#   PIN        1: server on CPU 1, redis-benchmark on CPU 0  (1 when the machine has >= 2 CPUs)
+#   REDIS8     0: skip Redis 8.2 even when the tool exists   (1)
+#   HERALD_BIN use this binary instead of building one
+#   CSV_OUT    also append raw rows to this file: round,test,pipeline,server,rps
+# A new test (lpush, xadd, ...) is one more word in TESTS, as long as redis-benchmark knows it.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+TESTS=${TESTS:-set,get,incr,mset}
+PIPELINES=${PIPELINES:-1 16}
+CLIENTS=${CLIENTS:-50}
+N_SINGLE=${N_SINGLE:-100000}
+N_PIPELINE=${N_PIPELINE:-400000}
+RANDOM_KEYS=${RANDOM_KEYS:-100000}
+ROUNDS=${ROUNDS:-2}
+REDIS8=${REDIS8:-1}
+CSV_OUT=${CSV_OUT:-}
+if [ -z "${PIN:-}" ]; then
+  if [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
+fi
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --tests|-t) TESTS=$2; shift 2 ;;
+    -n) N=$2; shift 2 ;;
+    -c) CLIENTS=$2; shift 2 ;;
+    -P) PIPELINES=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    -r) RANDOM_KEYS=$2; shift 2 ;;
+    --no-pin) PIN=0; shift ;;
+    --no-redis8) REDIS8=0; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+for tool in redis-benchmark redis-cli redis-server python3; do
+  command -v "$tool" >/dev/null || { echo "compare.sh: $tool not found" >&2; exit 1; }
+done
+
+server_pin=()
+bench_pin=()
+if [ "$PIN" = 1 ]; then
+  server_pin=(taskset -c 1)
+  bench_pin=(taskset -c 0)
+fi
+
+if [ -z "${HERALD_BIN:-}" ]; then
+  echo "building herald (release)..." >&2
+  (cd "$root" && cargo build --release --bin herald --quiet)
+  HERALD_BIN=$root/target/release/herald
+fi
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+pids=()
+workdir=$(mktemp -d)
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$workdir"
+}
+trap cleanup EXIT INT TERM
+
+# Starts a server in the background and waits until it answers PING. $1 = label, $2 = port.
+start() {
+  local label=$1 port=$2
+  shift 2
+  "${server_pin[@]}" "$@" >"$workdir/$label.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "compare.sh: $label did not start; its log:" >&2
+  cat "$workdir/$label.log" >&2
+  exit 1
+}
+
+labels=(herald redis)
+declare -A ports versions
+ports[herald]=$(free_port)
+start herald "${ports[herald]}" "$HERALD_BIN" --bind 127.0.0.1 --port "${ports[herald]}"
+versions[herald]="herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+
+ports[redis]=$(free_port)
+start redis "${ports[redis]}" /usr/bin/redis-server --bind 127.0.0.1 --port "${ports[redis]}" \
+  --save '' --appendonly no --dir "$workdir"
+versions[redis]=$(/usr/bin/redis-server --version | awk '{print $3}')
+
+redis8_tool=$root/../shared/tools/redis8
+if [ "$REDIS8" = 1 ] && [ -x "$redis8_tool" ]; then
+  if redis8_bin=$("$redis8_tool" 2>/dev/null); then
+    labels+=(redis8)
+    ports[redis8]=$(free_port)
+    start redis8 "${ports[redis8]}" "$redis8_bin" --bind 127.0.0.1 --port "${ports[redis8]}" \
+      --save '' --appendonly no --dir "$workdir"
+    versions[redis8]=$("$redis8_bin" --version | awk '{print $3}')
+  else
+    echo "compare.sh: redis8 tool failed; comparing with Debian's redis only" >&2
+  fi
+fi
+
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load $(cut -d' ' -f1-3 /proc/loadavg)"
+for label in "${labels[@]}"; do
+  echo "# $label: ${versions[$label]} on port ${ports[$label]}"
+done
+echo "# redis-benchmark -c $CLIENTS -r $RANDOM_KEYS, -n $N_SINGLE at -P 1, -n ${N:-$N_PIPELINE} at -P > 1; pinned: $([ "$PIN" = 1 ] && echo 'servers on CPU 1, redis-benchmark on CPU 0' || echo no)"
+
+# Runs one test at one pipeline depth against one server; prints its requests per second.
+bench() {
+  local port=$1 test=$2 pipeline=$3 n=$4
+  local random=()
+  if [ "$RANDOM_KEYS" -gt 0 ]; then random=(-r "$RANDOM_KEYS"); fi
+  # --csv prints a header, then "TEST","rps",...; MSET's row is named "MSET (10 keys)".
+  "${bench_pin[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$pipeline" \
+    "${random[@]}" -t "$test" --csv 2>/dev/null \
+    | awk -F'","' 'NR > 1 && NF > 1 { print $2; exit }'
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  header="test       pipeline"
+  for label in "${labels[@]}"; do header+=$(printf ' %12s' "$label"); done
+  header+="  herald/redis"
+  [ -n "${ports[redis8]:-}" ] && header+="  herald/redis8"
+  echo
+  echo "## round $round of $ROUNDS"
+  echo "$header"
+  for pipeline in $PIPELINES; do
+    n=${N:-$([ "$pipeline" -gt 1 ] && echo "$N_PIPELINE" || echo "$N_SINGLE")}
+    for test in ${TESTS//,/ }; do
+      declare -A rps=()
+      row=$(printf '%-10s %8s' "$test" "$pipeline")
+      for label in "${labels[@]}"; do
+        rps[$label]=$(bench "${ports[$label]}" "$test" "$pipeline" "$n")
+        rps[$label]=${rps[$label]:-0}
+        row+=$(printf ' %12.0f' "${rps[$label]}")
+        if [ -n "$CSV_OUT" ]; then
+          echo "$round,$test,$pipeline,$label,${rps[$label]}" >>"$CSV_OUT"
+        fi
+      done
+      ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+      row+=$(printf '  %12s' "$(ratio "${rps[herald]}" "${rps[redis]}")")
+      [ -n "${ports[redis8]:-}" ] && row+=$(printf '  %13s' "$(ratio "${rps[herald]}" "${rps[redis8]}")")
+      echo "$row"
+      unset rps
+    done
+  done
+done
