@@ -66,6 +66,8 @@ async fn noack_reads_advance_the_group_without_pending_entries() {
     assert_eq!(call(&mut c, "XREADGROUP GROUP g c NOACK STREAMS s >").await, r#"[["s", [["1-1", ["n", "1-1"]]]]]"#);
     assert_eq!(call(&mut c, "XPENDING s g").await, "[0, nil, nil, nil]");
     assert_eq!(group_field(&mut c, "s", "g", "last-delivered-id").await, r#""1-1""#);
+    // A NOACK read does not make the consumer active.
+    assert!(call(&mut c, "XINFO CONSUMERS s g").await.ends_with(r#""inactive", -1]]"#));
 }
 
 #[tokio::test]
@@ -225,6 +227,10 @@ async fn lag_and_entries_read_follow_redis_through_deletes_trims_and_setid() {
     assert_eq!(group_field(&mut c, "s", "g", "entries-read").await, "4");
     call(&mut c, "XGROUP SETID s g 0 ENTRIESREAD 0").await;
     assert_eq!(group_field(&mut c, "s", "g", "entries-read").await, "0");
+    // Lowering entries-added below what a group read makes its lag negative, as in Redis.
+    call(&mut c, "XGROUP SETID s g $ ENTRIESREAD 4").await;
+    call(&mut c, "XSETID s 4-1 ENTRIESADDED 3").await;
+    assert_eq!(group_field(&mut c, "s", "g", "lag").await, "-1");
     call(&mut c, "XTRIM s MAXLEN 0").await;
     assert_eq!(group_field(&mut c, "s", "g", "lag").await, "0");
 }

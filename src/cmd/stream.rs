@@ -324,6 +324,7 @@ fn xdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// stream's last ID and counters.
 ///
 /// Errors: `ERR no such key`, `ERR syntax error`, `ERR entries_added must be positive`,
+/// `ERR The ID specified in XSETID is smaller than current max_deleted_entry_id`,
 /// `ERR The ID specified in XSETID is smaller than the target stream top item`,
 /// `ERR The entries_added specified in XSETID is smaller than the target stream length`,
 /// `ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id`,
@@ -360,6 +361,9 @@ fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Err(e) => return e,
         Ok(None) => return errors::no_such_key(),
         Ok(Some(s)) => {
+            if id < s.max_deleted_id() {
+                return Reply::error("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
+            }
             if let Some(top) = s.last_entry() {
                 if id < top.id {
                     return Reply::error("ERR The ID specified in XSETID is smaller than the target stream top item");
@@ -1308,7 +1312,7 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 (bulk_str("name"), Reply::Bulk(name.clone())),
                 (bulk_str("last-delivered-id"), id_reply(g.last_id)),
                 (bulk_str("entries-read"), opt_int(g.entries_read)),
-                (bulk_str("lag"), opt_int(s.group_lag(g))),
+                (bulk_str("lag"), s.group_lag(g).map_or(Reply::Null, Reply::Integer)),
                 (bulk_str("pel-count"), Reply::from(g.pel.len())),
                 (bulk_str("pending"), Reply::Array(pel)),
                 (bulk_str("consumers"), Reply::Array(consumers)),
@@ -1338,7 +1342,7 @@ fn xinfo_groups(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 (bulk_str("pending"), Reply::from(g.pel.len())),
                 (bulk_str("last-delivered-id"), id_reply(g.last_id)),
                 (bulk_str("entries-read"), opt_int(g.entries_read)),
-                (bulk_str("lag"), opt_int(s.group_lag(g))),
+                (bulk_str("lag"), s.group_lag(g).map_or(Reply::Null, Reply::Integer)),
             ])
         })
         .collect();

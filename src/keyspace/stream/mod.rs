@@ -322,21 +322,23 @@ impl Stream {
     }
 
     /// A group's lag: entries added but not yet read by it, when that can be known.
-    pub fn group_lag(&self, group: &Group) -> Option<u64> {
+    /// Like Redis, it goes negative when XSETID lowered `entries-added` below what the group
+    /// has read.
+    pub fn group_lag(&self, group: &Group) -> Option<i64> {
         if self.entries_added == 0 || self.length == 0 {
             return Some(0);
         }
         let first = self.first_id();
         if group.last_id < first && self.max_deleted_id < first {
             // Every entry left is ahead of the group.
-            return Some(self.length);
+            return Some(as_i64(self.length));
         }
         if let Some(read) = group.entries_read {
             if !self.range_has_tombstones(group.last_id, StreamId::MAX) {
-                return Some(self.entries_added.saturating_sub(read));
+                return Some(as_i64(self.entries_added).wrapping_sub(as_i64(read)));
             }
         }
-        self.estimate_entries_read(group.last_id).map(|read| self.entries_added.saturating_sub(read))
+        self.estimate_entries_read(group.last_id).map(|read| as_i64(self.entries_added).wrapping_sub(as_i64(read)))
     }
 
     /// Delivers to `consumer` of `group` up to `count` entries after the group's last ID
@@ -370,7 +372,8 @@ impl Stream {
                 g.deliver(entry.id, consumer, now_ms);
             }
         }
-        if !entries.is_empty() {
+        // Only deliveries that create pending entries make the consumer active (Redis).
+        if !entries.is_empty() && !noack {
             if let Some(c) = g.consumers.get_mut(consumer) {
                 c.active_ms = Some(now_ms);
             }
@@ -398,6 +401,11 @@ impl Stream {
         }
         Some(entries)
     }
+}
+
+/// A counter as Redis's signed `long long`.
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
