@@ -346,3 +346,42 @@ async fn timeout_errors_use_redis_texts() {
     assert_eq!(c.call(&[b"BLPOP", b"k", b"soon"]).await, b"-ERR timeout is not a float or out of range\r\n");
     assert_eq!(c.call(&[b"BLMPOP", b"x", b"1", b"k", b"LEFT"]).await, b"-ERR timeout is not a float or out of range\r\n");
 }
+
+#[tokio::test]
+async fn client_unblock_command_ends_a_wait_and_names_its_reasons() {
+    let server = common::start().await;
+    let mut waiter = server.raw().await;
+    let mut admin = server.raw().await;
+    let id_reply = waiter.call(&[b"CLIENT", b"ID"]).await;
+    let id = String::from_utf8(id_reply[1..id_reply.len() - 2].to_vec()).unwrap();
+    waiter.send_command(&[b"BLPOP", b"k", b"0"]).await;
+    wait_blocked(&server, 1).await;
+    assert_eq!(admin.call(&[b"CLIENT", b"UNBLOCK", id.as_bytes()]).await, b":1\r\n");
+    assert_eq!(reply(&mut waiter).await, b"*-1\r\n");
+    waiter.send_command(&[b"BRPOP", b"k", b"0"]).await;
+    wait_blocked(&server, 1).await;
+    assert_eq!(admin.call(&[b"CLIENT", b"UNBLOCK", id.as_bytes(), b"ERROR"]).await, b":1\r\n");
+    assert_eq!(reply(&mut waiter).await, b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
+    assert_eq!(admin.call(&[b"CLIENT", b"UNBLOCK", id.as_bytes()]).await, b":0\r\n");
+    assert_eq!(admin.call(&[b"CLIENT", b"UNBLOCK", id.as_bytes(), b"LATER"]).await, b"-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n");
+    assert_eq!(admin.call(&[b"CLIENT", b"UNBLOCK", b"abc"]).await, b"-ERR value is not an integer or out of range\r\n");
+}
+
+#[tokio::test]
+async fn blocked_clients_show_in_info_and_with_the_b_flag_in_client_list() {
+    let server = common::start().await;
+    let mut waiter = server.raw().await;
+    let mut admin = server.raw().await;
+    waiter.send_command(&[b"BLMOVE", b"src", b"dst", b"LEFT", b"RIGHT", b"0"]).await;
+    wait_blocked(&server, 1).await;
+    let info = String::from_utf8(admin.call(&[b"INFO", b"clients"]).await).unwrap();
+    assert!(info.contains("blocked_clients:1\r\n"), "{info}");
+    let list = String::from_utf8(admin.call(&[b"CLIENT", b"LIST"]).await).unwrap();
+    let blocked_lines: Vec<&str> = list.lines().filter(|l| l.contains(" flags=b ")).collect();
+    assert_eq!(blocked_lines.len(), 1, "{list}");
+    assert!(blocked_lines[0].contains("cmd=blmove"), "{list}");
+    admin.call(&[b"RPUSH", b"src", b"x"]).await;
+    assert_eq!(reply(&mut waiter).await, b"$1\r\nx\r\n");
+    let info = String::from_utf8(admin.call(&[b"INFO", b"clients"]).await).unwrap();
+    assert!(info.contains("blocked_clients:0\r\n"), "{info}");
+}

@@ -237,6 +237,24 @@ fn read_list<R>(ctx: &mut Ctx<'_>, key: &[u8], read: impl FnOnce(Option<&mut Lis
     Ok(read(found?))
 }
 
+/// An array of bulk strings, encoded straight from the list's chunks: one buffer instead of one
+/// allocation per element. The bytes are the same in RESP2 and RESP3.
+fn encode_bulk_array<'a>(items: impl Iterator<Item = &'a [u8]>, count: usize) -> Reply {
+    let mut out = bytes::BytesMut::with_capacity(16 + count * 16);
+    let mut header = itoa::Buffer::new();
+    out.extend_from_slice(b"*");
+    out.extend_from_slice(header.format(count).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for item in items {
+        out.extend_from_slice(b"$");
+        out.extend_from_slice(header.format(item.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(item);
+        out.extend_from_slice(b"\r\n");
+    }
+    Reply::Raw(out.freeze())
+}
+
 /// `LLEN key`: the list's length, 0 if missing.
 /// Errors: `WRONGTYPE`.
 fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -255,7 +273,7 @@ fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let Some(list) = list else { return Reply::Array(Vec::new()) };
         match clamp_range(start, stop, list.len()) {
             None => Reply::Array(Vec::new()),
-            Some((start, stop)) => Reply::bulks(list.range(start, stop)),
+            Some((start, stop)) => encode_bulk_array(list.range_iter(start, stop), stop - start + 1),
         }
     })
     .unwrap_or_else(|e| e)

@@ -623,6 +623,17 @@ impl List {
         }
     }
 
+    /// The elements at positions `start..=stop` (clamped), head to tail, borrowed.
+    pub fn range_iter(&self, start: usize, stop: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        let located = if start < self.len && start <= stop { self.locate(start) } else { None };
+        let wanted = match located {
+            Some(_) => stop.min(self.len.saturating_sub(1)) - start + 1,
+            None => 0,
+        };
+        let (first, offset) = located.unwrap_or((0, 0));
+        self.chunks.iter().skip(first).flat_map(Chunk::iter).skip(offset).take(wanted)
+    }
+
     /// The elements at positions `start..=stop` (clamped), head to tail.
     pub fn range(&self, start: usize, stop: usize) -> Vec<Bytes> {
         if start >= self.len || start > stop {
@@ -687,6 +698,9 @@ mod tests {
             assert_eq!(list.get(pos).unwrap().to_vec(), model[pos]);
         }
         assert_eq!(list.range(100, 250).iter().map(|b| b.to_vec()).collect::<Vec<_>>(), model.range(100..=250).cloned().collect::<Vec<_>>());
+        let tail_start = model.len() - 3;
+        assert_eq!(list.range_iter(tail_start, usize::MAX).map(<[u8]>::to_vec).collect::<Vec<_>>(), model.range(tail_start..).cloned().collect::<Vec<_>>());
+        assert_eq!(list.range_iter(model.len(), model.len() + 5).count(), 0);
     }
 
     #[test]
