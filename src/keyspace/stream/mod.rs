@@ -461,3 +461,101 @@ mod tests {
         assert_eq!(s.next_id(AddId::Explicit(StreamId::new(3, 0)), 0), Err(AddError::TooSmall));
     }
 }
+
+#[cfg(test)]
+mod model_tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    //! The block store against a plain ordered map of the same entries.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add { gap_ms: u64, seq: u64, fields: u8 },
+        Delete(usize),
+        TrimLen { max: u64, approx: bool },
+        TrimMin(usize),
+        Range { from: usize, to: usize, count: usize, rev: bool },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (0u64..3, 0u64..3, 0u8..3).prop_map(|(gap_ms, seq, fields)| Op::Add { gap_ms, seq, fields }),
+            2 => (0usize..400).prop_map(Op::Delete),
+            1 => (0u64..300, any::<bool>()).prop_map(|(max, approx)| Op::TrimLen { max, approx }),
+            1 => (0usize..400).prop_map(Op::TrimMin),
+            2 => (0usize..400, 0usize..400, 0usize..30, any::<bool>()).prop_map(|(from, to, count, rev)| Op::Range { from, to, count, rev }),
+        ]
+    }
+
+    fn fields_for(kind: u8, n: u64) -> Vec<(Bytes, Bytes)> {
+        let value = Bytes::from(n.to_string());
+        match kind {
+            0 => vec![(Bytes::from_static(b"f"), value)],
+            1 => vec![(Bytes::from_static(b"f"), value.clone()), (Bytes::from_static(b"g"), value)],
+            _ => vec![(Bytes::from_static(b"other"), value)],
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn the_block_store_behaves_like_an_ordered_map(ops in proptest::collection::vec(op(), 1..400)) {
+            let mut stream = Stream::new();
+            let mut model: BTreeMap<StreamId, Vec<(Bytes, Bytes)>> = BTreeMap::new();
+            let mut last = StreamId::MIN;
+            let mut n = 0u64;
+            let pick = |model: &BTreeMap<StreamId, Vec<(Bytes, Bytes)>>, i: usize| model.keys().nth(i % model.len().max(1)).copied();
+            for op in ops {
+                match op {
+                    Op::Add { gap_ms, seq, fields } => {
+                        n += 1;
+                        let id = StreamId::new(last.ms + gap_ms, if gap_ms == 0 { last.seq + 1 + seq } else { seq });
+                        let f = fields_for(fields, n);
+                        prop_assert_eq!(stream.add(AddId::Explicit(id), &f, 0), Ok(id));
+                        model.insert(id, f);
+                        last = id;
+                    }
+                    Op::Delete(i) => {
+                        let id = pick(&model, i).unwrap_or(StreamId::new(1, 1));
+                        prop_assert_eq!(stream.delete(id), model.remove(&id).is_some());
+                    }
+                    Op::TrimLen { max, approx } => {
+                        let removed = stream.trim(Trim { strategy: TrimStrategy::MaxLen(max), approx, limit: 0 });
+                        for _ in 0..removed {
+                            model.pop_first();
+                        }
+                        if !approx {
+                            prop_assert!(model.len() as u64 <= max);
+                        }
+                    }
+                    Op::TrimMin(i) => {
+                        let min = pick(&model, i).unwrap_or_default();
+                        let removed = stream.trim(Trim { strategy: TrimStrategy::MinId(min), approx: false, limit: 0 });
+                        let before = model.len();
+                        model.retain(|id, _| *id >= min);
+                        prop_assert_eq!(removed as usize, before - model.len());
+                    }
+                    Op::Range { from, to, count, rev } => {
+                        let start = pick(&model, from).unwrap_or_default();
+                        let end = pick(&model, to).unwrap_or(StreamId::MAX);
+                        let got = stream.range(start, end, Some(count), rev);
+                        let mut want: Vec<StreamEntry> = if start <= end {
+                            model.range(start..=end).map(|(id, f)| StreamEntry { id: *id, fields: f.clone() }).collect()
+                        } else {
+                            Vec::new()
+                        };
+                        if rev {
+                            want.reverse();
+                        }
+                        want.truncate(count);
+                        prop_assert_eq!(got, want);
+                    }
+                }
+                prop_assert_eq!(stream.len(), model.len() as u64);
+                prop_assert_eq!(stream.first_id(), model.keys().next().copied().unwrap_or_default());
+                prop_assert_eq!(stream.last_entry().map(|e| e.id), model.keys().next_back().copied());
+            }
+        }
+    }
+}
