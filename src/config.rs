@@ -90,6 +90,47 @@ pub struct Config {
     pub notify_keyspace_events: crate::pubsub::NotifyFlags,
     /// Output buffer limits per client class (`client-output-buffer-limit`).
     pub client_output_buffer_limit: OutputBufferLimits,
+    /// The WebSocket gateway's settings (`ws-*`).
+    pub ws: WsConfig,
+}
+
+/// The WebSocket gateway's settings (see [`crate::gateway`] and `protocol/websocket.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsConfig {
+    /// TCP port of the gateway (`ws-port`); 0, the default, turns it off.
+    pub port: u16,
+    /// Addresses the gateway listens on (`ws-bind`); empty means the same as `bind`.
+    pub bind: Vec<String>,
+    /// `Origin` values allowed at the handshake (`ws-allowed-origins`); empty allows any, `*`
+    /// too. A request without an `Origin` header (not a browser) is always allowed.
+    pub allowed_origins: Vec<String>,
+    /// Largest message (and frame) a client may send, in bytes (`ws-max-message-size`).
+    pub max_message_size: usize,
+    /// Most simultaneous gateway connections (`ws-max-connections`).
+    pub max_connections: usize,
+    /// Messages queued for one client before it counts as too slow and is closed
+    /// (`ws-send-queue`).
+    pub send_queue: usize,
+    /// Seconds without any frame from a client before it is closed; 0 never (`ws-idle-timeout`).
+    /// The server pings at a third of it.
+    pub idle_timeout: u64,
+    /// Secret for HMAC-SHA256 bearer tokens (`ws-token-secret`); empty: no token needed.
+    pub token_secret: String,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        WsConfig {
+            port: 0,
+            bind: Vec::new(),
+            allowed_origins: Vec::new(),
+            max_message_size: 1024 * 1024,
+            max_connections: 10_000,
+            send_queue: 1024,
+            idle_timeout: 60,
+            token_secret: String::new(),
+        }
+    }
 }
 
 /// One class's `client-output-buffer-limit`: a client whose pending output exceeds `hard`
@@ -183,6 +224,7 @@ impl Default for Config {
             config_file: None,
             notify_keyspace_events: crate::pubsub::NotifyFlags::default(),
             client_output_buffer_limit: OutputBufferLimits::default(),
+            ws: WsConfig::default(),
         }
     }
 }
@@ -275,6 +317,53 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         get: |c| c.client_output_buffer_limit.to_string(),
         set: |c, v| c.client_output_buffer_limit.apply(v),
+    },
+    Param { name: "ws-port", aliases: &[], mutable: false, get: |c| c.ws.port.to_string(), set: |c, v| int_in(v, 0, 65535).map(|n| c.ws.port = n as u16) },
+    Param {
+        name: "ws-bind",
+        aliases: &[],
+        mutable: false,
+        get: |c| c.ws.bind.join(" "),
+        set: |c, v| {
+            c.ws.bind = v.split_whitespace().map(str::to_string).collect();
+            Ok(())
+        },
+    },
+    Param {
+        name: "ws-allowed-origins",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.ws.allowed_origins.join(" "),
+        set: |c, v| {
+            c.ws.allowed_origins = v.split([' ', ',']).filter(|o| !o.is_empty()).map(str::to_string).collect();
+            Ok(())
+        },
+    },
+    Param {
+        name: "ws-max-message-size",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.ws.max_message_size.to_string(),
+        set: |c, v| memory_in(v, 1024, 1024 * 1024 * 1024).map(|n| c.ws.max_message_size = usize::try_from(n).unwrap_or(usize::MAX)),
+    },
+    Param {
+        name: "ws-max-connections",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.ws.max_connections.to_string(),
+        set: |c, v| int_in(v, 1, i64::from(u32::MAX)).map(|n| c.ws.max_connections = n as usize),
+    },
+    Param { name: "ws-send-queue", aliases: &[], mutable: true, get: |c| c.ws.send_queue.to_string(), set: |c, v| int_in(v, 1, 1 << 24).map(|n| c.ws.send_queue = n as usize) },
+    Param { name: "ws-idle-timeout", aliases: &[], mutable: true, get: |c| c.ws.idle_timeout.to_string(), set: |c, v| int_in(v, 0, i64::from(i32::MAX)).map(|n| c.ws.idle_timeout = n as u64) },
+    Param {
+        name: "ws-token-secret",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.ws.token_secret.clone(),
+        set: |c, v| {
+            c.ws.token_secret = v.to_string();
+            Ok(())
+        },
     },
     Param { name: "hz", aliases: &[], mutable: true, get: |c| c.hz.to_string(), set: |c, v| int_in(v, 0, i64::from(i32::MAX)).map(|n| c.hz = (n as u32).clamp(1, 500)) },
 ];

@@ -12,6 +12,8 @@
 //! - [`config`], [`server`]: typed configuration; listeners, background tasks, shutdown.
 //! - [`pubsub`]: channels, patterns (prefix-indexed), shard channels, keyspace notifications,
 //!   and each subscriber's bounded outbox.
+//! - [`gateway`]: the WebSocket gateway: browsers subscribe, publish and follow streams
+//!   through the same command layer, in JSON or MessagePack (`protocol/websocket.md`).
 //! - [`glob`]: Redis's glob matcher, shared by KEYS, SCAN and pattern subscriptions.
 
 pub mod blocking;
@@ -19,6 +21,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod connection;
+pub mod gateway;
 pub mod glob;
 pub mod keyspace;
 pub mod pubsub;

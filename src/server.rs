@@ -122,6 +122,8 @@ impl Shared {
 pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<TcpListener>,
+    /// The WebSocket gateway's listeners (empty when `ws-port` is 0).
+    ws_listeners: Vec<TcpListener>,
 }
 
 impl Server {
@@ -150,6 +152,7 @@ impl Server {
         if listeners.is_empty() {
             return Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "no address to listen on"));
         }
+        let ws_listeners = bind_ws(&config).await?;
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             keyspace: Mutex::new(Keyspace::new(config.databases)),
@@ -162,12 +165,17 @@ impl Server {
             tcp_port: AtomicU64::new(u64::from(port)),
             shutdown,
         });
-        Ok(Server { shared, listeners })
+        Ok(Server { shared, listeners, ws_listeners })
     }
 
     /// The first listener's address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listeners.first().ok_or_else(|| io::Error::other("no listener"))?.local_addr()
+    }
+
+    /// The WebSocket gateway's first listener's address, if `ws-port` is set.
+    pub fn ws_local_addr(&self) -> Option<SocketAddr> {
+        self.ws_listeners.first().and_then(|l| l.local_addr().ok())
     }
 
     /// The shared state, for tests and embedding.
@@ -177,7 +185,7 @@ impl Server {
 
     /// Serves clients until shutdown is requested (SHUTDOWN, or [`Shared::request_shutdown`]).
     pub async fn run(self) {
-        let Server { shared, listeners } = self;
+        let Server { shared, listeners, ws_listeners } = self;
         for listener in &listeners {
             if let Ok(addr) = listener.local_addr() {
                 info!("Ready to accept connections tcp on {addr}");
@@ -187,6 +195,13 @@ impl Server {
         tasks.spawn(expiry_loop(shared.clone()));
         for listener in listeners {
             tasks.spawn(accept_loop(shared.clone(), listener));
+        }
+        let gateway = Arc::new(crate::gateway::Gateway::default());
+        for listener in ws_listeners {
+            if let Ok(addr) = listener.local_addr() {
+                info!("Ready to accept WebSocket connections on ws://{addr}{}", crate::gateway::PATH);
+            }
+            tasks.spawn(crate::gateway::accept_loop(shared.clone(), gateway.clone(), listener));
         }
         let mut stop = shared.shutdown_signal();
         let _ = stop.wait_for(|stopping| *stopping).await;
@@ -198,6 +213,29 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+/// Binds the WebSocket gateway's addresses (`ws-bind`, else `bind`) on `ws-port`; none when
+/// the port is 0.
+async fn bind_ws(config: &Config) -> io::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    if config.ws.port == 0 {
+        return Ok(listeners);
+    }
+    let addresses = if config.ws.bind.is_empty() { &config.bind } else { &config.ws.bind };
+    for address in addresses {
+        let (optional, host) = match address.strip_prefix('-') {
+            Some(host) => (true, host),
+            None => (false, address.as_str()),
+        };
+        let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+        match TcpListener::bind(format!("{host}:{}", config.ws.port)).await {
+            Ok(listener) => listeners.push(listener),
+            Err(e) if optional => warn!("could not bind optional WebSocket address {host}: {e}"),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(listeners)
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {

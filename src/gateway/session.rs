@@ -1,0 +1,634 @@
+//! One WebSocket connection: requests in, replies and events out.
+//!
+//! The session is a client like any RESP connection: it registers in the client registry, owns
+//! a [`ClientState`] (RESP3, so replies keep their types), and runs every request as commands
+//! through [`run_command`] under the keyspace lock, one request at a time.
+//!
+//! Outgoing messages go through a bounded queue (`ws-send-queue`) drained by a writer task. The
+//! session never waits on it for pub/sub messages: a client whose queue is full is closed with
+//! [`close::TOO_SLOW`], so one slow reader never slows the publisher or other subscribers.
+//! Followed streams are different: they are read in batches only when the queue has room, so a
+//! long catch-up is paced by the client instead of closing it.
+//!
+//! # Following a stream without gap or duplicate
+//! For each followed stream the session remembers the last ID it delivered. It runs
+//! `XREAD COUNT n BLOCK 0 STREAMS k.. id..` from those IDs; entries found are delivered and the
+//! IDs advance; when nothing is found, the same command blocks through [`crate::blocking`]
+//! under the same keyspace lock, exactly as a RESP client's XREAD BLOCK does, so no entry can
+//! be added between the read and the wait. When the wait is served the session delivers the
+//! entries and reads again from the new IDs. A client resuming after a reconnect passes the
+//! last ID it saw as `from`, and gets exactly what came after it.
+
+use super::close;
+use super::message::{self, answer, Body, Data, Encoding, Entry, ErrorBody, Id, Names, Outgoing, Value};
+use super::token::Grants;
+use crate::client::ClientState;
+use crate::cmd;
+use crate::config::WsConfig;
+use crate::connection::{publish_events, run_command};
+use crate::resp::{ParserLimits, Protocol, Reply, RequestParser};
+use crate::server::Shared;
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+/// Most entries per stream in one `entries` event.
+const FOLLOW_BATCH: usize = 256;
+
+/// Commands the generic `command` message refuses besides those flagged `blocking` or
+/// `admin`: they would change the session's own state behind its back (subscriptions,
+/// transactions, protocol, reply mode) or need a dedicated message.
+const REFUSED: &[&str] = &[
+    "subscribe",
+    "unsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "ssubscribe",
+    "sunsubscribe",
+    "multi",
+    "exec",
+    "discard",
+    "watch",
+    "unwatch",
+    "hello",
+    "reset",
+    "quit",
+    "auth",
+    "client",
+    "select",
+    "monitor",
+    "shutdown",
+];
+
+type Sink = SplitSink<WebSocketStream<TcpStream>, Message>;
+type Source = SplitStream<WebSocketStream<TcpStream>>;
+
+/// How a session ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Send a close frame with this code and reason.
+    Close(u16, &'static str),
+    /// The peer is gone, or closed first.
+    Gone,
+}
+
+/// One WebSocket client.
+pub struct Session {
+    shared: Arc<Shared>,
+    client: ClientState,
+    encoding: Encoding,
+    /// What the handshake token allows; `None` without a token (everything).
+    grants: Option<Grants>,
+    send_queue: usize,
+    idle_timeout: u64,
+    /// Followed streams and the last ID delivered from each.
+    follows: BTreeMap<Bytes, Bytes>,
+    /// The blocked XREAD of the followed streams, when they had nothing new.
+    follow_wait: Option<oneshot::Receiver<Reply>>,
+    /// Whether the followed streams must be read (again).
+    pump: bool,
+    /// Reads the pub/sub frames the outbox holds (RESP2 arrays of bulks).
+    frames: RequestParser,
+}
+
+fn args(words: &[&[u8]]) -> Vec<Bytes> {
+    words.iter().map(|w| Bytes::copy_from_slice(w)).collect()
+}
+
+fn forbidden(what: &str, name: &str) -> ErrorBody {
+    ErrorBody::new("FORBIDDEN", format!("the token does not allow {what} '{name}'"))
+}
+
+/// Whether `id` is a stream ID a client may pass as `from`: `ms` or `ms-seq`.
+fn valid_id(id: &str) -> bool {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    !ms.is_empty() && !seq.is_empty() && ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok()
+}
+
+/// Entries as a reply value: `[{id, fields: {f: v}}]`.
+fn entries_value(entries: Vec<Entry>) -> Value {
+    Value::Array(
+        entries
+            .into_iter()
+            .map(|e| {
+                let fields = match e.fields {
+                    None => Value::Null,
+                    Some(fields) => Value::Map(fields.into_iter().map(|(f, v)| (Value::Str(f), Value::Str(v))).collect()),
+                };
+                Value::Map(vec![(Value::Str(Data::from("id")), Value::Str(Data::from(e.id.as_str()))), (Value::Str(Data::from("fields")), fields)])
+            })
+            .collect(),
+    )
+}
+
+impl Session {
+    /// Registers the client for a freshly upgraded connection.
+    pub fn new(shared: Arc<Shared>, addr: SocketAddr, local_addr: SocketAddr, encoding: Encoding, grants: Option<Grants>, config: &WsConfig) -> Session {
+        let handle = shared.clients.register(addr, local_addr);
+        handle.info.lock().lib_name = Some(Bytes::from_static(b"herald-ws"));
+        let mut client = ClientState::new(handle);
+        client.protocol = Protocol::Resp3;
+        Session {
+            shared,
+            client,
+            encoding,
+            grants,
+            send_queue: config.send_queue.max(1),
+            idle_timeout: config.idle_timeout,
+            follows: BTreeMap::new(),
+            follow_wait: None,
+            pump: false,
+            frames: RequestParser::new(ParserLimits::default()),
+        }
+    }
+
+    /// Serves the connection until either side closes it, then forgets the client.
+    pub async fn run(mut self, stream: WebSocketStream<TcpStream>) {
+        let (sink, mut source) = stream.split();
+        let (tx, rx) = mpsc::channel::<Message>(self.send_queue);
+        let (close_tx, close_rx) = oneshot::channel::<Option<CloseFrame>>();
+        let writer = tokio::spawn(write_loop(sink, rx, close_rx));
+        let end = self.serve(&mut source, &tx).await;
+        let frame = match end {
+            End::Close(code, reason) => Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() }),
+            End::Gone => None,
+        };
+        let _ = close_tx.send(frame);
+        drop(tx);
+        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+        {
+            let mut keyspace = self.shared.keyspace.lock();
+            self.client.watch.clear(&mut keyspace);
+            crate::blocking::unblock(&mut keyspace, self.client.id);
+            crate::pubsub::unsubscribe_all(&self.shared, &mut self.client.subscriptions, self.client.id);
+        }
+        self.shared.clients.unregister(self.client.id);
+    }
+
+    async fn serve(&mut self, source: &mut Source, tx: &mpsc::Sender<Message>) -> End {
+        let handle = self.client.handle.clone();
+        let mut shutdown = self.shared.shutdown_signal();
+        let idle = (self.idle_timeout > 0).then(|| Duration::from_secs(self.idle_timeout));
+        let ping_every = idle.map_or(Duration::from_secs(30), |d| (d / 3).max(Duration::from_millis(100)));
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        let mut last_seen = Instant::now();
+        loop {
+            let mut wait = self.follow_wait.take();
+            let waiting = wait.is_some();
+            let served = async {
+                match wait.as_mut() {
+                    Some(receiver) => receiver.await,
+                    None => std::future::pending().await,
+                }
+            };
+            let pump = self.pump;
+            let step = tokio::select! {
+                biased;
+                _ = handle.kill.notified() => {
+                    return if handle.outbox.overflowed() { End::Close(close::TOO_SLOW, "too slow") } else { End::Close(close::KILLED, "killed") };
+                }
+                _ = shutdown.wait_for(|stopping| *stopping) => return End::Close(close::GOING_AWAY, "server shutting down"),
+                frame = source.next() => {
+                    last_seen = Instant::now();
+                    Step::Frame(frame)
+                }
+                served = served, if waiting => Step::Served(served.ok()),
+                _ = handle.outbox.ready() => Step::Outbox,
+                permit = tx.reserve(), if pump => match permit {
+                    Ok(permit) => Step::Pump(permit),
+                    Err(_) => return End::Gone,
+                },
+                _ = ticker.tick() => Step::Tick,
+            };
+            let result = match step {
+                Step::Frame(frame) => {
+                    self.follow_wait = wait;
+                    self.on_frame(frame, tx)
+                }
+                Step::Served(reply) => {
+                    self.pump = true;
+                    match reply {
+                        Some(reply) => self.deliver_entries(&reply, None, tx),
+                        None => Ok(()),
+                    }
+                }
+                Step::Outbox => {
+                    self.follow_wait = wait;
+                    self.deliver_pubsub(tx)
+                }
+                Step::Pump(permit) => {
+                    drop(wait);
+                    self.pump_streams(permit, tx)
+                }
+                Step::Tick => {
+                    self.follow_wait = wait;
+                    if idle.is_some_and(|idle| last_seen.elapsed() > idle) {
+                        return End::Close(close::IDLE, "idle timeout");
+                    }
+                    self.queue(tx, Message::Ping(Bytes::new()))
+                }
+            };
+            if let Err(end) = result {
+                return end;
+            }
+        }
+    }
+
+    /// Queues one message without waiting: a full queue means the client is too slow.
+    fn queue(&self, tx: &mpsc::Sender<Message>, message: Message) -> Result<(), End> {
+        match tx.try_send(message) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.shared.stats.client_output_buffer_limit_disconnections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Err(End::Close(close::TOO_SLOW, "too slow"))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(End::Gone),
+        }
+    }
+
+    fn frame(&self, out: &Outgoing) -> Result<Message, End> {
+        match message::encode(self.encoding, out) {
+            Ok(bytes) => Ok(match self.encoding {
+                Encoding::Json => Message::Text(String::from_utf8(bytes).unwrap_or_default().into()),
+                Encoding::MsgPack => Message::Binary(bytes.into()),
+            }),
+            Err(_) => Err(End::Close(close::INTERNAL, "encoding failed")),
+        }
+    }
+
+    fn send(&self, tx: &mpsc::Sender<Message>, out: &Outgoing) -> Result<(), End> {
+        let message = match self.frame(out) {
+            Ok(message) => message,
+            // A result that cannot be encoded (a map with array keys in JSON) is an error reply.
+            Err(_) => match out {
+                Outgoing::Reply { id, .. } => self.frame(&Outgoing::error(id.clone(), ErrorBody::new("ERR", "the reply cannot be encoded")))?,
+                _ => return Ok(()),
+            },
+        };
+        self.queue(tx, message)
+    }
+
+    fn on_frame(&mut self, frame: Option<Result<Message, WsError>>, tx: &mpsc::Sender<Message>) -> Result<(), End> {
+        let message = match frame {
+            None => return Err(End::Gone),
+            Some(Ok(message)) => message,
+            Some(Err(WsError::Capacity(_))) => return Err(End::Close(close::TOO_BIG, "message too big")),
+            Some(Err(WsError::Protocol(_) | WsError::Utf8(_))) => return Err(End::Close(close::PROTOCOL, "protocol error")),
+            Some(Err(_)) => return Err(End::Gone),
+        };
+        let decoded = match &message {
+            Message::Text(text) => message::decode(Encoding::Json, text.as_bytes()),
+            Message::Binary(bytes) => message::decode(Encoding::MsgPack, bytes),
+            Message::Close(_) => return Err(End::Gone),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Ok(()),
+        };
+        let out = match decoded {
+            Ok((id, body)) => self.request(id, body),
+            Err(e) => Outgoing::error(e.id, ErrorBody::new("BADREQUEST", e.message)),
+        };
+        self.send(tx, &out)
+    }
+
+    /// Runs one command for this client under the keyspace lock.
+    fn run_one(&mut self, args: &[Bytes]) -> Reply {
+        let shared = self.shared.clone();
+        let mut keyspace = shared.keyspace.lock();
+        keyspace.refresh_clock();
+        let reply = run_command(&shared, &mut keyspace, &mut self.client, args).unwrap_or(Reply::Null);
+        // SUBSCRIBE sets the outbox to the client's protocol (RESP3 here); the gateway reads
+        // RESP2 frames. Reset under the same lock, before any PUBLISH can run.
+        self.client.handle.outbox.set_resp3(false);
+        self.client.block_request = None;
+        self.client.block_args = None;
+        publish_events(&shared, &mut keyspace);
+        reply
+    }
+
+    fn check_stream(&self, stream: &str) -> Result<(), ErrorBody> {
+        match &self.grants {
+            Some(grants) if !grants.may_use_stream(stream.as_bytes()) => Err(forbidden("stream", stream)),
+            _ => Ok(()),
+        }
+    }
+
+    fn request(&mut self, id: Option<Id>, body: Body) -> Outgoing {
+        match self.request_body(body) {
+            Ok(Ok(value)) => Outgoing::ok(id, value),
+            Ok(Err(reply)) => answer(id, reply),
+            Err(error) => Outgoing::error(id, error),
+        }
+    }
+
+    /// Runs a request: `Ok(Ok(value))` for a result built here, `Ok(Err(reply))` for a
+    /// command's reply as it is, `Err` for a refusal.
+    fn request_body(&mut self, body: Body) -> Result<Result<Value, Reply>, ErrorBody> {
+        match body {
+            Body::Ping => Ok(Ok(Value::Str(Data::from("pong")))),
+            Body::Subscribe(names) => self.subscribe(names, true),
+            Body::Unsubscribe(names) => self.subscribe(names, false),
+            Body::Publish { channel, message, shard } => {
+                if let Some(grants) = &self.grants {
+                    if !grants.may_publish(channel.as_bytes()) {
+                        return Err(forbidden("publishing to", &channel));
+                    }
+                }
+                let verb: &[u8] = if shard { b"SPUBLISH" } else { b"PUBLISH" };
+                Ok(Err(self.run_one(&[Bytes::from_static(verb), Bytes::from(channel), message.0])))
+            }
+            Body::Follow { stream, from } => self.follow(stream, from),
+            Body::Unfollow { stream } => {
+                let was = self.follows.remove(stream.as_bytes()).is_some();
+                self.unblock_follow();
+                Ok(Ok(Value::Bool(was)))
+            }
+            Body::GroupRead { stream, group, consumer, count, from, noack } => {
+                self.check_stream(&stream)?;
+                let mut command = args(&[b"XREADGROUP", b"GROUP", group.as_bytes(), consumer.as_bytes()]);
+                if let Some(count) = count {
+                    command.push(Bytes::from_static(b"COUNT"));
+                    command.push(Bytes::from(count.to_string()));
+                }
+                if noack {
+                    command.push(Bytes::from_static(b"NOACK"));
+                }
+                command.push(Bytes::from_static(b"STREAMS"));
+                command.push(Bytes::from(stream));
+                command.push(Bytes::from(from.unwrap_or_else(|| ">".into())));
+                let reply = self.run_one(&command);
+                if reply.is_error() {
+                    return Ok(Err(reply));
+                }
+                let entries = message::streams_from_reply(&reply).into_iter().flat_map(|(_, entries)| entries).collect();
+                Ok(Ok(entries_value(entries)))
+            }
+            Body::Ack { stream, group, ids } => {
+                self.check_stream(&stream)?;
+                let mut command = args(&[b"XACK", stream.as_bytes(), group.as_bytes()]);
+                command.extend(ids.into_iter().map(Bytes::from));
+                Ok(Err(self.run_one(&command)))
+            }
+            Body::Claim { stream, group, consumer, min_idle_ms, ids, start, count } => {
+                self.check_stream(&stream)?;
+                let idle = min_idle_ms.to_string();
+                if ids.is_empty() {
+                    let start = start.unwrap_or_else(|| "0-0".into());
+                    let mut command = args(&[b"XAUTOCLAIM", stream.as_bytes(), group.as_bytes(), consumer.as_bytes(), idle.as_bytes(), start.as_bytes()]);
+                    if let Some(count) = count {
+                        command.push(Bytes::from_static(b"COUNT"));
+                        command.push(Bytes::from(count.to_string()));
+                    }
+                    let reply = self.run_one(&command);
+                    let Reply::Array(parts) = &reply else { return Ok(Err(reply)) };
+                    let next = match parts.first() {
+                        Some(Reply::Bulk(next)) => Value::Str(Data(next.clone())),
+                        _ => Value::Null,
+                    };
+                    let entries = parts.get(1).map(message::entries_from_reply).unwrap_or_default();
+                    let deleted = parts.get(2).cloned().map_or(Value::Array(Vec::new()), Value::from_reply);
+                    Ok(Ok(Value::Map(vec![
+                        (Value::Str(Data::from("next")), next),
+                        (Value::Str(Data::from("entries")), entries_value(entries)),
+                        (Value::Str(Data::from("deleted")), deleted),
+                    ])))
+                } else {
+                    let mut command = args(&[b"XCLAIM", stream.as_bytes(), group.as_bytes(), consumer.as_bytes(), idle.as_bytes()]);
+                    command.extend(ids.into_iter().map(Bytes::from));
+                    let reply = self.run_one(&command);
+                    if reply.is_error() {
+                        return Ok(Err(reply));
+                    }
+                    Ok(Ok(entries_value(message::entries_from_reply(&reply))))
+                }
+            }
+            Body::Command { args } => {
+                if self.grants.is_some() {
+                    return Err(ErrorBody::new("FORBIDDEN", "a connection with a token may not run commands"));
+                }
+                let command: Vec<Bytes> = args.into_iter().map(|a| a.0).collect();
+                if let cmd::Resolved::Command(spec) = cmd::resolve(&command) {
+                    let name = String::from_utf8_lossy(command.first().map_or(&b""[..], |n| &n[..])).to_ascii_lowercase();
+                    if spec.has_flag("blocking") || spec.has_flag("admin") || REFUSED.contains(&name.as_str()) {
+                        return Err(ErrorBody::new("FORBIDDEN", format!("'{name}' is not available over WebSocket")));
+                    }
+                }
+                Ok(Err(self.run_one(&command)))
+            }
+        }
+    }
+
+    fn subscribe(&mut self, names: Names, on: bool) -> Result<Result<Value, Reply>, ErrorBody> {
+        if on {
+            if let Some(grants) = &self.grants {
+                for name in names.channels.iter().chain(&names.shard_channels) {
+                    if !grants.may_subscribe(name.as_bytes()) {
+                        return Err(forbidden("channel", name));
+                    }
+                }
+                for pattern in &names.patterns {
+                    if !grants.may_psubscribe(pattern.as_bytes()) {
+                        return Err(forbidden("pattern", pattern));
+                    }
+                }
+            }
+        }
+        let everything = !on && names.is_empty();
+        let groups: [(&[u8], &[u8], Vec<String>); 3] = [
+            (b"SUBSCRIBE", b"UNSUBSCRIBE", names.channels),
+            (b"PSUBSCRIBE", b"PUNSUBSCRIBE", names.patterns),
+            (b"SSUBSCRIBE", b"SUNSUBSCRIBE", names.shard_channels),
+        ];
+        for (subscribe, unsubscribe, list) in groups {
+            if list.is_empty() && !everything {
+                continue;
+            }
+            let mut command = vec![Bytes::from_static(if on { subscribe } else { unsubscribe })];
+            command.extend(list.into_iter().map(Bytes::from));
+            let reply = self.run_one(&command);
+            if reply.is_error() {
+                return Ok(Err(reply));
+            }
+        }
+        let subs = &self.client.subscriptions;
+        let count = |n: usize| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+        Ok(Ok(Value::Map(vec![
+            (Value::Str(Data::from("channels")), count(subs.channels.len())),
+            (Value::Str(Data::from("patterns")), count(subs.patterns.len())),
+            (Value::Str(Data::from("shard_channels")), count(subs.shard_channels.len())),
+        ])))
+    }
+
+    fn follow(&mut self, stream: String, from: Option<String>) -> Result<Result<Value, Reply>, ErrorBody> {
+        self.check_stream(&stream)?;
+        let from = match from.as_deref() {
+            None | Some("$") => {
+                // After the current last entry: look it up now, so a resume can name it.
+                let reply = self.run_one(&args(&[b"XREVRANGE", stream.as_bytes(), b"+", b"-", b"COUNT", b"1"]));
+                if reply.is_error() {
+                    return Ok(Err(reply));
+                }
+                message::entries_from_reply(&reply).into_iter().next().map_or_else(|| "0-0".to_string(), |e| e.id)
+            }
+            Some(id) if valid_id(id) => id.to_string(),
+            Some(id) => return Err(ErrorBody::new("ERR", format!("Invalid stream ID specified as stream command argument: {id}"))),
+        };
+        self.follows.insert(Bytes::from(stream.clone()), Bytes::from(from.clone()));
+        self.unblock_follow();
+        Ok(Ok(Value::Map(vec![(Value::Str(Data::from("stream")), Value::Str(Data::from(stream.as_str()))), (Value::Str(Data::from("from")), Value::Str(Data::from(from.as_str())))])))
+    }
+
+    /// Drops the blocked read of the followed streams; the next pump reads them again.
+    fn unblock_follow(&mut self) {
+        if self.follow_wait.take().is_some() {
+            crate::blocking::unblock(&mut self.shared.keyspace.lock(), self.client.id);
+        }
+        self.pump = !self.follows.is_empty();
+    }
+
+    /// Reads the followed streams from their last delivered IDs; blocks when there is nothing.
+    fn pump_streams(&mut self, permit: mpsc::Permit<'_, Message>, tx: &mpsc::Sender<Message>) -> Result<(), End> {
+        self.pump = false;
+        if self.follows.is_empty() {
+            return Ok(());
+        }
+        let mut command = args(&[b"XREAD", b"COUNT"]);
+        command.push(Bytes::from(FOLLOW_BATCH.to_string()));
+        command.extend(args(&[b"BLOCK", b"0", b"STREAMS"]));
+        command.extend(self.follows.keys().cloned());
+        command.extend(self.follows.values().cloned());
+        let reply = {
+            let shared = self.shared.clone();
+            let mut keyspace = shared.keyspace.lock();
+            keyspace.refresh_clock();
+            crate::blocking::unblock(&mut keyspace, self.client.id);
+            let reply = run_command(&shared, &mut keyspace, &mut self.client, &command).unwrap_or(Reply::Null);
+            let request = self.client.block_request.take();
+            let rerun = self.client.block_args.take().unwrap_or_else(|| command.clone());
+            if let Some(request) = request {
+                if matches!(reply, Reply::NullArray | Reply::Null) {
+                    let db = self.client.db;
+                    self.follow_wait = Some(crate::blocking::block(&mut keyspace, self.client.id, db, rerun, request));
+                }
+            }
+            publish_events(&shared, &mut keyspace);
+            reply
+        };
+        if let Reply::Error(text) = &reply {
+            // The followed keys cannot be read (one holds another type): stop following them.
+            self.follows.clear();
+            let message = self.frame(&Outgoing::error(None, ErrorBody::from_redis(text)))?;
+            permit.send(message);
+            return Ok(());
+        }
+        if self.follow_wait.is_none() {
+            self.pump = true;
+        }
+        self.deliver_entries(&reply, Some(permit), tx)
+    }
+
+    /// Sends the entries of an XREAD reply as `entries` events and advances the followed IDs.
+    fn deliver_entries(&mut self, reply: &Reply, mut permit: Option<mpsc::Permit<'_, Message>>, tx: &mpsc::Sender<Message>) -> Result<(), End> {
+        for (stream, entries) in message::streams_from_reply(reply) {
+            let Some(last) = entries.last() else { continue };
+            let Some(slot) = self.follows.get_mut(&stream) else { continue };
+            *slot = Bytes::from(last.id.clone());
+            let message = self.frame(&Outgoing::Entries { stream: Data(stream), entries })?;
+            match permit.take() {
+                Some(permit) => permit.send(message),
+                None => self.queue(tx, message)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the pub/sub messages waiting in the outbox to the send queue.
+    fn deliver_pubsub(&mut self, tx: &mpsc::Sender<Message>) -> Result<(), End> {
+        let mut buffer = BytesMut::new();
+        self.client.handle.outbox.take(&mut buffer);
+        while let Ok(Some(parts)) = self.frames.parse(&mut buffer) {
+            let out = match parts.as_slice() {
+                [kind, channel, data] if &kind[..] == b"message" => Outgoing::Message { channel: Data(channel.clone()), data: Data(data.clone()) },
+                [kind, channel, data] if &kind[..] == b"smessage" => Outgoing::Smessage { channel: Data(channel.clone()), data: Data(data.clone()) },
+                [kind, pattern, channel, data] if &kind[..] == b"pmessage" => {
+                    Outgoing::Pmessage { pattern: Data(pattern.clone()), channel: Data(channel.clone()), data: Data(data.clone()) }
+                }
+                _ => continue,
+            };
+            self.send(tx, &out)?;
+        }
+        Ok(())
+    }
+}
+
+/// What woke the session.
+enum Step<'a> {
+    Frame(Option<Result<Message, WsError>>),
+    Served(Option<Reply>),
+    Outbox,
+    Pump(mpsc::Permit<'a, Message>),
+    Tick,
+}
+
+/// Writes queued messages, several per flush, until the session sends its close frame.
+async fn write_loop(mut sink: Sink, mut rx: mpsc::Receiver<Message>, mut close_rx: oneshot::Receiver<Option<CloseFrame>>) {
+    loop {
+        let next = tokio::select! {
+            biased;
+            close = &mut close_rx => {
+                finish(&mut sink, close.ok().flatten()).await;
+                return;
+            }
+            next = rx.recv() => next,
+        };
+        let Some(first) = next else {
+            let close = close_rx.await.ok().flatten();
+            finish(&mut sink, close).await;
+            return;
+        };
+        let written = {
+            let write = async {
+                sink.feed(first).await?;
+                for _ in 0..64 {
+                    match rx.try_recv() {
+                        Ok(message) => sink.feed(message).await?,
+                        Err(_) => break,
+                    }
+                }
+                sink.flush().await
+            };
+            tokio::select! {
+                biased;
+                close = &mut close_rx => Err(close.ok().flatten()),
+                written = write => Ok(written.is_ok()),
+            }
+        };
+        match written {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(close) => {
+                finish(&mut sink, close).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Sends the close frame (bounded: a peer that stopped reading cannot hold the task).
+async fn finish(sink: &mut Sink, frame: Option<CloseFrame>) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        if frame.is_some() {
+            sink.send(Message::Close(frame)).await?;
+        }
+        sink.close().await
+    })
+    .await;
+}
