@@ -519,3 +519,33 @@ pub fn encode(encoding: Encoding, message: &Outgoing) -> Result<Vec<u8>, String>
         Encoding::MsgPack => rmp_serde::to_vec_named(message).map_err(|e| e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_encodes_as_the_documented_bytes() {
+        let reply = Outgoing::ok(Some(Id::Number(1)), Value::Str(Data::from("pong")));
+        assert_eq!(encode(Encoding::Json, &reply).ok(), Some(br#"{"type":"reply","id":1,"result":"pong"}"#.to_vec()));
+        let hex: String = encode(Encoding::MsgPack, &reply).unwrap_or_default().iter().map(|b| format!("{b:02x} ")).collect();
+        assert_eq!(hex.trim_end(), "83 a4 74 79 70 65 a5 72 65 70 6c 79 a2 69 64 01 a6 72 65 73 75 6c 74 a4 70 6f 6e 67");
+    }
+
+    #[test]
+    fn a_request_reads_the_same_from_both_encodings() {
+        let json = br#"{"id":"a","type":"publish","channel":"c","message":"m","shard":true}"#;
+        let value: serde_json::Value = serde_json::from_slice(json).unwrap_or_default();
+        let packed = rmp_serde::to_vec_named(&value).unwrap_or_default();
+        for (encoding, bytes) in [(Encoding::Json, &json[..]), (Encoding::MsgPack, &packed[..])] {
+            let decoded = decode(encoding, bytes);
+            assert!(matches!(&decoded, Ok((Some(Id::Text(id)), Body::Publish { channel, shard: true, .. })) if id == "a" && channel == "c"), "{decoded:?}");
+        }
+    }
+
+    #[test]
+    fn redis_errors_split_into_code_and_message() {
+        assert_eq!(ErrorBody::from_redis(b"WRONGTYPE Operation against a key"), ErrorBody::new("WRONGTYPE", "Operation against a key"));
+        assert_eq!(ErrorBody::from_redis(b"weird"), ErrorBody::new("ERR", "weird"));
+    }
+}
