@@ -5,7 +5,10 @@
 # ../shared/tools/redis8 when that script is there) on free ports of 127.0.0.1 with persistence
 # off, then runs redis-benchmark against each, test by test and target by target in turn
 # (herald, redis, redis8, herald, ...), so background noise falls on all of them alike. Prints
-# one table per round: test, pipeline, requests per second of each server, herald/redis ratio.
+# one table per round: test, pipeline, requests per second of each server, herald/redis ratio,
+# and the CPU time each server spent per request (from /proc/<pid>/stat, user + system, all
+# threads): on a shared, busy machine the rps columns move with everyone else's load, while
+# CPU per request mostly does not, so it is the column to trust for before/after comparisons.
 # Stops every server it started on exit, whatever the exit.
 #
 # Usage: benches/compare.sh [--tests set,get] [-n N] [-c clients] [-P "1 16"] [--rounds R]
@@ -14,14 +17,14 @@
 #   PIPELINES  pipeline depths, space separated              ("1 16")
 #   CLIENTS    -c                                            (50)
 #   N_SINGLE   -n at pipeline 1                              (100000)
-#   N_PIPELINE -n at pipeline > 1                            (400000)
+#   N_PIPELINE -n at pipeline > 1                            (200000)
 #   N          if set, -n for every pipeline (overrides the two above)
 #   RANDOM_KEYS -r: keys drawn from this many (0: one key)   (100000)
 #   ROUNDS     full rounds, each printing its own table      (2)
 #   PIN        1: server on CPU 1, redis-benchmark on CPU 0  (1 when the machine has >= 2 CPUs)
 #   REDIS8     0: skip Redis 8.2 even when the tool exists   (1)
 #   HERALD_BIN use this binary instead of building one
-#   CSV_OUT    also append raw rows to this file: round,test,pipeline,server,rps
+#   CSV_OUT    also append raw rows to this file: round,test,pipeline,server,rps,cpu_us_per_req
 # A new test (lpush, xadd, ...) is one more word in TESTS, as long as redis-benchmark knows it.
 set -euo pipefail
 
@@ -30,7 +33,7 @@ TESTS=${TESTS:-set,get,incr,mset}
 PIPELINES=${PIPELINES:-1 16}
 CLIENTS=${CLIENTS:-50}
 N_SINGLE=${N_SINGLE:-100000}
-N_PIPELINE=${N_PIPELINE:-400000}
+N_PIPELINE=${N_PIPELINE:-200000}
 RANDOM_KEYS=${RANDOM_KEYS:-100000}
 ROUNDS=${ROUNDS:-2}
 REDIS8=${REDIS8:-1}
@@ -94,6 +97,7 @@ start() {
   shift 2
   "${server_pin[@]}" "$@" >"$workdir/$label.log" 2>&1 &
   pids+=($!)
+  server_pid[$label]=$!
   for _ in $(seq 1 100); do
     if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
       return 0
@@ -106,7 +110,7 @@ start() {
 }
 
 labels=(herald redis)
-declare -A ports versions
+declare -A ports versions server_pid
 ports[herald]=$(free_port)
 start herald "${ports[herald]}" "$HERALD_BIN" --bind 127.0.0.1 --port "${ports[herald]}"
 versions[herald]="herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -135,6 +139,12 @@ for label in "${labels[@]}"; do
 done
 echo "# redis-benchmark -c $CLIENTS -r $RANDOM_KEYS, -n $N_SINGLE at -P 1, -n ${N:-$N_PIPELINE} at -P > 1; pinned: $([ "$PIN" = 1 ] && echo 'servers on CPU 1, redis-benchmark on CPU 0' || echo no)"
 
+clk_tck=$(getconf CLK_TCK)
+# User + system CPU ticks a process has used so far (fields 14 and 15 of /proc/<pid>/stat).
+cpu_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
 # Runs one test at one pipeline depth against one server; prints its requests per second.
 bench() {
   local port=$1 test=$2 pipeline=$3 n=$4
@@ -151,27 +161,32 @@ for round in $(seq 1 "$ROUNDS"); do
   for label in "${labels[@]}"; do header+=$(printf ' %12s' "$label"); done
   header+="  herald/redis"
   [ -n "${ports[redis8]:-}" ] && header+="  herald/redis8"
+  for label in "${labels[@]}"; do header+=$(printf ' %13s' "$label us/req"); done
   echo
   echo "## round $round of $ROUNDS"
   echo "$header"
   for pipeline in $PIPELINES; do
     n=${N:-$([ "$pipeline" -gt 1 ] && echo "$N_PIPELINE" || echo "$N_SINGLE")}
     for test in ${TESTS//,/ }; do
-      declare -A rps=()
+      declare -A rps=() cpu=()
       row=$(printf '%-10s %8s' "$test" "$pipeline")
       for label in "${labels[@]}"; do
+        before=$(cpu_ticks "${server_pid[$label]}")
         rps[$label]=$(bench "${ports[$label]}" "$test" "$pipeline" "$n")
         rps[$label]=${rps[$label]:-0}
+        cpu[$label]=$(awk -v t="$(( $(cpu_ticks "${server_pid[$label]}") - before ))" -v hz="$clk_tck" -v n="$n" \
+          'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
         row+=$(printf ' %12.0f' "${rps[$label]}")
         if [ -n "$CSV_OUT" ]; then
-          echo "$round,$test,$pipeline,$label,${rps[$label]}" >>"$CSV_OUT"
+          echo "$round,$test,$pipeline,$label,${rps[$label]},${cpu[$label]}" >>"$CSV_OUT"
         fi
       done
       ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
       row+=$(printf '  %12s' "$(ratio "${rps[herald]}" "${rps[redis]}")")
       [ -n "${ports[redis8]:-}" ] && row+=$(printf '  %13s' "$(ratio "${rps[herald]}" "${rps[redis8]}")")
+      for label in "${labels[@]}"; do row+=$(printf ' %13s' "${cpu[$label]}"); done
       echo "$row"
-      unset rps
+      unset rps cpu
     done
   done
 done

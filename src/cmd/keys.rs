@@ -297,7 +297,7 @@ impl ScanArgs {
 /// or else whatever C's `strtoull` reads in full (leading spaces and a sign allowed, the whole
 /// unsigned 64-bit range, `-N` wrapping around). The argument ends at a NUL byte, as a C
 /// string would.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let text = arg.split(|&b| b == 0).next().unwrap_or_default();
     if let Some(n) = parse_i64(text) {
         return u64::try_from(n).ok();

@@ -10,11 +10,13 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod hash;
 pub mod info;
 pub mod keys;
 pub mod list;
 pub mod pubsub;
 pub mod server;
+pub mod set;
 pub mod stream;
 pub mod string;
 pub mod transaction;
@@ -205,11 +207,13 @@ fn all_tables() -> impl Iterator<Item = &'static CommandSpec> {
         command::COMMANDS,
         config::COMMANDS,
         connection::COMMANDS,
+        hash::COMMANDS,
         info::COMMANDS,
         keys::COMMANDS,
         list::COMMANDS,
         pubsub::COMMANDS,
         server::COMMANDS,
+        set::COMMANDS,
         stream::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,

@@ -12,7 +12,9 @@
 
 mod db;
 pub mod expire;
+pub mod hash;
 pub mod list;
+pub mod set;
 pub mod stream;
 pub mod string;
 mod value;

@@ -14,6 +14,10 @@ pub enum Value {
     List(super::list::List),
     /// A stream (see [`super::stream`] for its block layout).
     Stream(Box<super::stream::Stream>),
+    /// A hash (see [`super::hash`] for its compact and hashed forms).
+    Hash(super::hash::Hash),
+    /// A set (see [`super::set`] for its intset, compact and hashed forms).
+    Set(super::set::Set),
 }
 
 impl Value {
@@ -23,6 +27,8 @@ impl Value {
             Value::String(_) => "string",
             Value::List(_) => "list",
             Value::Stream(_) => "stream",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -32,6 +38,8 @@ impl Value {
             Value::String(s) => s.encoding(),
             Value::List(l) => l.encoding(),
             Value::Stream(_) => "stream",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 }
