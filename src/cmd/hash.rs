@@ -1,0 +1,416 @@
+//! Hash commands: HSET, HGET, HGETALL, HINCRBY, HRANDFIELD, HSCAN, ... with Redis 7.4's
+//! replies and errors.
+//!
+//! Every write raises Redis's keyspace notification (`hset`, `hdel`, `hincrby`,
+//! `hincrbyfloat`); a hash emptied by HDEL is deleted with a `del` event, as Redis does. The
+//! compact/hashed switch follows `hash-max-listpack-entries` and `hash-max-listpack-value`,
+//! read from the configuration at each write.
+#![allow(clippy::indexing_slicing)] // dispatch checks arity first, so args[..|arity|] exist
+
+use super::{args, errors, CommandSpec, Ctx};
+use crate::keyspace::hash::{Hash, HashLimits};
+use crate::keyspace::string::{incr_by_float, IncrFloatError, LongDouble, Parsed};
+use crate::keyspace::{Keyspace, Value};
+use crate::resp::{parse_i64, Protocol, Reply};
+use bytes::Bytes;
+
+// ---------------------------------------------------------------------------------------
+// Lookups and shared helpers
+// ---------------------------------------------------------------------------------------
+
+/// The thresholds of the compact form, as currently configured.
+fn limits(ctx: &Ctx<'_>) -> HashLimits {
+    let config = ctx.shared.config.read();
+    HashLimits { max_entries: config.hash_max_listpack_entries, max_value: config.hash_max_listpack_value }
+}
+
+/// The hash under `key`: `Ok(None)` if missing, `WRONGTYPE` if it holds another type.
+fn hash_mut<'a>(keyspace: &'a mut Keyspace, db: usize, key: &[u8]) -> Result<Option<&'a mut Hash>, Reply> {
+    let now = keyspace.now_ms();
+    match keyspace.db(db).get_value(key, now) {
+        None => Ok(None),
+        Some(Value::Hash(hash)) => Ok(Some(hash)),
+        Some(_) => Err(errors::wrong_type()),
+    }
+}
+
+/// The hash under `key`, created empty if missing (the write commands).
+fn hash_or_create<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<&'a mut Hash, Reply> {
+    let db = ctx.client.db;
+    if hash_mut(ctx.keyspace, db, key)?.is_none() {
+        let now = ctx.now_ms();
+        ctx.db().insert(key, Value::Hash(Hash::new()), None, now);
+    }
+    hash_mut(ctx.keyspace, db, key)?.ok_or_else(errors::wrong_type)
+}
+
+/// Runs `read` on the hash under `key` (None if missing), counting a keyspace hit or miss.
+fn read_hash<R>(ctx: &mut Ctx<'_>, key: &[u8], read: impl FnOnce(Option<&Hash>) -> R) -> Result<R, Reply> {
+    let db = ctx.client.db;
+    let found = hash_mut(ctx.keyspace, db, key);
+    ctx.shared.stats.record_lookup(matches!(found, Ok(Some(_)) | Err(_)));
+    Ok(read(found?.map(|h| &*h)))
+}
+
+/// After fields left the hash under `key`: deletes it if empty (with a `del` event), else
+/// signals the change to WATCH.
+fn after_removal(ctx: &mut Ctx<'_>, key: &[u8], empty: bool) {
+    if empty {
+        ctx.db().remove(key);
+        ctx.notify('g', "del", key);
+    } else {
+        ctx.db().touch(key);
+    }
+}
+
+fn pairs_reply(pairs: Vec<(Bytes, Bytes)>, protocol: Protocol, as_map: bool) -> Reply {
+    if as_map {
+        return Reply::Map(pairs.into_iter().map(|(f, v)| (Reply::Bulk(f), Reply::Bulk(v))).collect());
+    }
+    match protocol {
+        Protocol::Resp2 => Reply::Array(pairs.into_iter().flat_map(|(f, v)| [Reply::Bulk(f), Reply::Bulk(v)]).collect()),
+        _ => Reply::Array(pairs.into_iter().map(|(f, v)| Reply::Array(vec![Reply::Bulk(f), Reply::Bulk(v)])).collect()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Writes
+// ---------------------------------------------------------------------------------------
+
+/// HSET/HMSET's work: sets every pair of `args[2..]`; returns how many fields were new.
+fn set_pairs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<usize, Reply> {
+    let limits = limits(ctx);
+    let key = &args[1];
+    let pairs = &args[2..];
+    let hash = hash_or_create(ctx, key)?;
+    hash.prepare_for(pairs.len() / 2, pairs.iter().map(|a| a.as_ref()), limits);
+    let mut added = 0;
+    for pair in pairs.chunks_exact(2) {
+        if let [field, value] = pair {
+            added += usize::from(hash.set(field, value, limits));
+        }
+    }
+    ctx.db().touch(key);
+    ctx.notify('h', "hset", key);
+    Ok(added)
+}
+
+/// `HSET key field value [field value ...]`: sets fields; replies how many were new.
+/// Errors: `ERR wrong number of arguments for 'hset' command` (odd pairs), `WRONGTYPE`.
+fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 1 {
+        return Reply::error("ERR wrong number of arguments for 'hset' command");
+    }
+    set_pairs(ctx, args).map_or_else(|e| e, Reply::from)
+}
+
+/// `HMSET key field value [field value ...]`: as HSET, replying OK.
+/// Errors: `ERR wrong number of arguments for 'hmset' command` (odd pairs), `WRONGTYPE`.
+fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() % 2 == 1 {
+        return Reply::error("ERR wrong number of arguments for 'hmset' command");
+    }
+    set_pairs(ctx, args).map_or_else(|e| e, |_| Reply::ok())
+}
+
+/// `HSETNX key field value`: sets the field only if it does not exist; replies 1 if set.
+/// Errors: `WRONGTYPE`.
+fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let limits = limits(ctx);
+    let db = ctx.client.db;
+    match hash_mut(ctx.keyspace, db, &args[1]) {
+        Err(e) => return e,
+        Ok(Some(hash)) if hash.contains(&args[2]) => return Reply::Integer(0),
+        Ok(_) => {}
+    }
+    let hash = match hash_or_create(ctx, &args[1]) {
+        Ok(hash) => hash,
+        Err(e) => return e,
+    };
+    hash.prepare_for(1, [args[2].as_ref(), args[3].as_ref()], limits);
+    hash.set(&args[2], &args[3], limits);
+    ctx.db().touch(&args[1]);
+    ctx.notify('h', "hset", &args[1]);
+    Reply::Integer(1)
+}
+
+/// `HDEL key field [field ...]`: removes fields; replies how many existed. Deletes an emptied
+/// hash. Errors: `WRONGTYPE`.
+fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.client.db;
+    let hash = match hash_mut(ctx.keyspace, db, &args[1]) {
+        Err(e) => return e,
+        Ok(None) => return Reply::Integer(0),
+        Ok(Some(hash)) => hash,
+    };
+    let mut removed = 0;
+    for field in &args[2..] {
+        removed += usize::from(hash.remove(field));
+        if hash.is_empty() {
+            break;
+        }
+    }
+    let empty = hash.is_empty();
+    if removed > 0 {
+        ctx.notify('h', "hdel", &args[1]);
+        after_removal(ctx, &args[1], empty);
+    }
+    Reply::from(removed)
+}
+
+/// `HINCRBY key field increment`: adds an integer to the field (0 if missing); replies the
+/// new value. Errors: `ERR value is not an integer or out of range`, `WRONGTYPE`,
+/// `ERR hash value is not an integer`, `ERR increment or decrement would overflow`.
+fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(increment) = parse_i64(&args[3]) else { return errors::not_integer() };
+    let limits = limits(ctx);
+    let hash = match hash_or_create(ctx, &args[1]) {
+        Ok(hash) => hash,
+        Err(e) => return e,
+    };
+    let current = match hash.get(&args[2]) {
+        None => 0,
+        Some(value) => match parse_i64(&value) {
+            Some(n) => n,
+            None => return Reply::error("ERR hash value is not an integer"),
+        },
+    };
+    let Some(sum) = current.checked_add(increment) else { return Reply::error("ERR increment or decrement would overflow") };
+    hash.set(&args[2], itoa::Buffer::new().format(sum).as_bytes(), limits);
+    ctx.db().touch(&args[1]);
+    ctx.notify('h', "hincrby", &args[1]);
+    Reply::Integer(sum)
+}
+
+/// `HINCRBYFLOAT key field increment`: adds a float to the field (0 if missing), computed
+/// and formatted as INCRBYFLOAT does; replies the new value.
+/// Errors: `ERR value is not a valid float`, `ERR value is NaN or Infinity`, `WRONGTYPE`,
+/// `ERR hash value is not a float`, `ERR increment would produce NaN or Infinity`.
+fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match LongDouble::parse(&args[3]) {
+        None => return errors::not_float(),
+        Some(Parsed::Infinite) => return Reply::error("ERR value is NaN or Infinity"),
+        Some(Parsed::Finite(_)) => {}
+    }
+    let limits = limits(ctx);
+    let hash = match hash_or_create(ctx, &args[1]) {
+        Ok(hash) => hash,
+        Err(e) => return e,
+    };
+    let current = hash.get(&args[2]).unwrap_or_else(|| Bytes::from_static(b"0"));
+    if LongDouble::parse(&current).is_none() {
+        return Reply::error("ERR hash value is not a float");
+    }
+    let result = match incr_by_float(&current, &args[3]) {
+        Ok(result) => Bytes::from(result),
+        Err(IncrFloatError::NotFloat) => return errors::not_float(),
+        Err(IncrFloatError::NanOrInfinity) => return Reply::error("ERR increment would produce NaN or Infinity"),
+    };
+    hash.set(&args[2], &result, limits);
+    ctx.db().touch(&args[1]);
+    ctx.notify('h', "hincrbyfloat", &args[1]);
+    Reply::Bulk(result)
+}
+
+// ---------------------------------------------------------------------------------------
+// Reads
+// ---------------------------------------------------------------------------------------
+
+/// `HGET key field`: the field's value, or null. Errors: `WRONGTYPE`.
+fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx, &args[1], |hash| Reply::bulk_or_null(hash.and_then(|h| h.get(&args[2])))).unwrap_or_else(|e| e)
+}
+
+/// `HMGET key field [field ...]`: each field's value or null. Errors: `WRONGTYPE`.
+fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx, &args[1], |hash| Reply::Array(args[2..].iter().map(|f| Reply::bulk_or_null(hash.and_then(|h| h.get(f)))).collect()))
+        .unwrap_or_else(|e| e)
+}
+
+/// `HGETALL key`: every field and value (a map in RESP3). Errors: `WRONGTYPE`.
+fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let protocol = ctx.client.protocol;
+    read_hash(ctx, &args[1], |hash| {
+        let pairs = hash.map(Hash::pairs).unwrap_or_default();
+        if protocol == Protocol::Resp2 {
+            pairs_reply(pairs, protocol, false)
+        } else {
+            pairs_reply(pairs, protocol, true)
+        }
+    })
+    .unwrap_or_else(|e| e)
+}
+
+/// `HKEYS key`: every field. Errors: `WRONGTYPE`.
+fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx, &args[1], |hash| Reply::bulks(hash.map(Hash::pairs).unwrap_or_default().into_iter().map(|(f, _)| f))).unwrap_or_else(|e| e)
+}
+
+/// `HVALS key`: every value. Errors: `WRONGTYPE`.
+fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx, &args[1], |hash| Reply::bulks(hash.map(Hash::pairs).unwrap_or_default().into_iter().map(|(_, v)| v))).unwrap_or_else(|e| e)
+}
+
+/// `HLEN key`: how many fields. Errors: `WRONGTYPE`.
+fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx, &args[1], |hash| Reply::from(hash.map_or(0, Hash::len))).unwrap_or_else(|e| e)
+}
+
+/// `HSTRLEN key field`: the length of the field's value, 0 if missing. Errors: `WRONGTYPE`.
+fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx, &args[1], |hash| Reply::from(hash.and_then(|h| h.get(&args[2])).map_or(0, |v| v.len()))).unwrap_or_else(|e| e)
+}
+
+/// `HEXISTS key field`: 1 if the field exists, else 0. Errors: `WRONGTYPE`.
+fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    read_hash(ctx, &args[1], |hash| Reply::from(hash.is_some_and(|h| h.contains(&args[2])))).unwrap_or_else(|e| e)
+}
+
+/// Reads a random-pick count as Redis's `getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`.
+pub(crate) fn random_count(arg: &[u8]) -> Result<i64, Reply> {
+    match parse_i64(arg) {
+        None => Err(errors::not_integer()),
+        Some(i64::MIN) => Err(Reply::error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")),
+        Some(n) => Ok(n),
+    }
+}
+
+/// `HRANDFIELD key [count [WITHVALUES]]`: a random field (null if the key is missing); with
+/// a count, up to `count` distinct fields, or with a negative count exactly `-count` fields
+/// that may repeat; WITHVALUES adds values (flat in RESP2, `[field, value]` pairs in RESP3).
+/// Errors: `ERR value is not an integer or out of range`, `ERR value is out of range, value
+/// must between ...`, `ERR value is out of range` (WITHVALUES with a huge count),
+/// `ERR syntax error`, `WRONGTYPE`.
+fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(count_arg) = args.get(2) else {
+        return read_hash(ctx, &args[1], |hash| Reply::bulk_or_null(hash.and_then(Hash::random_pair).map(|(f, _)| f))).unwrap_or_else(|e| e);
+    };
+    let count = match random_count(count_arg) {
+        Ok(count) => count,
+        Err(e) => return e,
+    };
+    let with_values = match args.get(3) {
+        None => false,
+        Some(word) if args.len() == 4 && args::is(word, "withvalues") => true,
+        Some(_) => return errors::syntax(),
+    };
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        return Reply::error("ERR value is out of range");
+    }
+    let protocol = ctx.client.protocol;
+    read_hash(ctx, &args[1], |hash| {
+        let Some(hash) = hash else { return Reply::Array(Vec::new()) };
+        let wanted = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+        let pairs = if count < 0 { hash.random_pairs_with_repeats(wanted) } else { hash.random_distinct_pairs(wanted) };
+        if with_values {
+            pairs_reply(pairs, protocol, false)
+        } else {
+            Reply::bulks(pairs.into_iter().map(|(f, _)| f))
+        }
+    })
+    .unwrap_or_else(|e| e)
+}
+
+// ---------------------------------------------------------------------------------------
+// HSCAN (its option parser is shared with SSCAN)
+// ---------------------------------------------------------------------------------------
+
+/// HSCAN/SSCAN options.
+pub(crate) struct ScanOptions {
+    /// COUNT (default 10).
+    pub count: usize,
+    /// MATCH, unless it was `*`.
+    pub pattern: Option<Bytes>,
+    /// NOVALUES (HSCAN only).
+    pub no_values: bool,
+}
+
+/// Reads `[MATCH pattern] [COUNT count] [NOVALUES]` from `options`, as Redis's
+/// `scanGenericCommand` does; NOVALUES only when `is_hash`.
+pub(crate) fn parse_scan_options(options: &[Bytes], is_hash: bool) -> Result<ScanOptions, Reply> {
+    let mut parsed = ScanOptions { count: 10, pattern: None, no_values: false };
+    let mut i = 0;
+    while let Some(option) = options.get(i) {
+        match options.get(i + 1) {
+            Some(value) if args::is(option, "count") => {
+                let count = args::int(value).map_err(Reply::from)?;
+                if count < 1 {
+                    return Err(errors::syntax());
+                }
+                parsed.count = usize::try_from(count).unwrap_or(usize::MAX);
+                i += 2;
+            }
+            Some(value) if args::is(option, "match") => {
+                parsed.pattern = (value.as_ref() != b"*").then(|| value.clone());
+                i += 2;
+            }
+            _ if args::is(option, "novalues") => {
+                if !is_hash {
+                    return Err(Reply::error("ERR NOVALUES option can only be used in HSCAN"));
+                }
+                parsed.no_values = true;
+                i += 1;
+            }
+            _ => return Err(errors::syntax()),
+        }
+    }
+    Ok(parsed)
+}
+
+/// The reply of an HSCAN/SSCAN page: `[cursor, [items]]`.
+pub(crate) fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
+    Reply::Array(vec![Reply::bulk(itoa::Buffer::new().format(cursor)), Reply::Array(items)])
+}
+
+/// `HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]`: one page of fields and
+/// values. A compact hash comes back whole with cursor 0; a large one pages with SCAN's
+/// guarantee (every field present throughout is returned).
+/// Errors: `ERR invalid cursor`, `WRONGTYPE`, `ERR value is not an integer or out of range`,
+/// `ERR syntax error`.
+fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(cursor) = super::keys::parse_cursor(&args[2]) else { return Reply::error("ERR invalid cursor") };
+    let db = ctx.client.db;
+    let page = match hash_mut(ctx.keyspace, db, &args[1]) {
+        Err(e) => return e,
+        Ok(None) => return scan_reply(0, Vec::new()),
+        Ok(Some(hash)) => {
+            let options = match parse_scan_options(&args[3..], true) {
+                Ok(options) => options,
+                Err(e) => return e,
+            };
+            let (next, pairs) = hash.scan(cursor, options.count);
+            let mut items = Vec::new();
+            for (field, value) in pairs {
+                if options.pattern.as_ref().is_some_and(|p| !crate::glob::matches(p, &field)) {
+                    continue;
+                }
+                items.push(Reply::Bulk(field));
+                if !options.no_values {
+                    items.push(Reply::Bulk(value));
+                }
+            }
+            scan_reply(next, items)
+        }
+    };
+    page
+}
+
+/// The hash commands.
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("hset", -4, &["write", "denyoom", "fast"], (1, 1, 1), "hash", "Creates or modifies the value of a field in a hash.", hset).since("2.0.0"),
+    CommandSpec::new("hsetnx", 4, &["write", "denyoom", "fast"], (1, 1, 1), "hash", "Sets the value of a field in a hash only when the field doesn't exist.", hsetnx).since("2.0.0"),
+    CommandSpec::new("hmset", -4, &["write", "denyoom", "fast"], (1, 1, 1), "hash", "Sets the values of multiple fields.", hmset).since("2.0.0"),
+    CommandSpec::new("hget", 3, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the value of a field in a hash.", hget).since("2.0.0"),
+    CommandSpec::new("hmget", -3, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the values of all fields in a hash.", hmget).since("2.0.0"),
+    CommandSpec::new("hgetall", 2, &["readonly"], (1, 1, 1), "hash", "Returns all fields and values in a hash.", hgetall).since("2.0.0"),
+    CommandSpec::new("hdel", -3, &["write", "fast"], (1, 1, 1), "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hdel).since("2.0.0"),
+    CommandSpec::new("hlen", 2, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the number of fields in a hash.", hlen).since("2.0.0"),
+    CommandSpec::new("hstrlen", 3, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the length of the value of a field.", hstrlen).since("3.2.0"),
+    CommandSpec::new("hexists", 3, &["readonly", "fast"], (1, 1, 1), "hash", "Determines whether a field exists in a hash.", hexists).since("2.0.0"),
+    CommandSpec::new("hkeys", 2, &["readonly"], (1, 1, 1), "hash", "Returns all fields in a hash.", hkeys).since("2.0.0"),
+    CommandSpec::new("hvals", 2, &["readonly"], (1, 1, 1), "hash", "Returns all values in a hash.", hvals).since("2.0.0"),
+    CommandSpec::new("hincrby", 4, &["write", "denyoom", "fast"], (1, 1, 1), "hash", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hincrby).since("2.0.0"),
+    CommandSpec::new("hincrbyfloat", 4, &["write", "denyoom", "fast"], (1, 1, 1), "hash", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hincrbyfloat).since("2.6.0"),
+    CommandSpec::new("hrandfield", -2, &["readonly"], (1, 1, 1), "hash", "Returns one or more random fields from a hash.", hrandfield).since("6.2.0"),
+    CommandSpec::new("hscan", -3, &["readonly"], (1, 1, 1), "hash", "Iterates over fields and values of a hash.", hscan).since("2.8.0"),
+];

@@ -1,0 +1,621 @@
+//! The hash value: field → value, compact while small, hashed when large.
+//!
+//! # Layout
+//! A small [`Hash`] is one [`Packed`] byte vector holding `field, value, field, value, ...`
+//! back to back, each entry `varint(len) | bytes`, in insertion order, like Redis's listpack.
+//! Lookups walk it; that is cheaper than hashing for the 128 short entries it may hold, and it
+//! costs two or three bytes of overhead per entry instead of a heap object per field.
+//!
+//! Past `hash-max-listpack-entries` fields, or once a field or value is longer than
+//! `hash-max-listpack-value` bytes, it becomes a [`Table`] and never goes back (as in Redis).
+//!
+//! # Why a table ordered by hash
+//! The large form is a `BTreeMap` keyed by the field's keyed 64-bit hash (the keyspace's own
+//! hash), not a `HashMap`. Its order never changes as fields come and go, so an `HSCAN` cursor
+//! is simply "the next hash to visit" and keeps SCAN's guarantee (every field present for the
+//! whole scan is returned) with no rehashing to dodge; and a random field is the first one at
+//! or after a random hash, in O(log n), which `HRANDFIELD`, `SPOP` and `SRANDMEMBER` need.
+//! The picks are as uniform as the gaps between hashes, which like Redis's bucket sampling is
+//! close to but not exactly uniform.
+
+use bytes::Bytes;
+use std::collections::BTreeMap;
+
+/// When a compact hash turns into a table (`hash-max-listpack-*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashLimits {
+    /// Most fields in the compact form.
+    pub max_entries: usize,
+    /// Longest field or value in the compact form.
+    pub max_value: usize,
+}
+
+impl Default for HashLimits {
+    fn default() -> Self {
+        HashLimits { max_entries: 128, max_value: 64 }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Packed entries
+// ---------------------------------------------------------------------------------------
+
+fn write_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn read_varint(data: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let mut value = 0usize;
+    let mut shift = 0;
+    let mut used = 0;
+    loop {
+        let byte = *data.get(pos + used)?;
+        used += 1;
+        value |= usize::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some((value, used));
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+}
+
+/// Byte strings packed back to back in one vector, each `varint(len) | bytes`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Packed {
+    data: Vec<u8>,
+    count: usize,
+}
+
+/// One entry of a [`Packed`] vector: where it lies and its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct PackedEntry<'a> {
+    /// Offset of the entry's length prefix.
+    pub start: usize,
+    /// Offset just past the entry.
+    pub end: usize,
+    /// The entry's bytes.
+    pub bytes: &'a [u8],
+}
+
+/// The entries of a [`Packed`] vector, in order.
+pub struct PackedIter<'a> {
+    data: &'a [u8],
+    pos: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for PackedIter<'a> {
+    type Item = PackedEntry<'a>;
+
+    fn next(&mut self) -> Option<PackedEntry<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        let (len, used) = read_varint(self.data, self.pos)?;
+        let begin = self.pos + used;
+        let bytes = self.data.get(begin..begin + len)?;
+        let entry = PackedEntry { start: self.pos, end: begin + len, bytes };
+        self.pos = begin + len;
+        self.left -= 1;
+        Some(entry)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl Packed {
+    /// How many entries it holds.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether it holds no entries.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Appends an entry.
+    pub fn push(&mut self, bytes: &[u8]) {
+        write_varint(&mut self.data, bytes.len());
+        self.data.extend_from_slice(bytes);
+        self.count += 1;
+    }
+
+    /// The entries in order.
+    pub fn iter(&self) -> PackedIter<'_> {
+        PackedIter { data: &self.data, pos: 0, left: self.count }
+    }
+
+    /// Removes the entries occupying `start..end` (`removed` of them).
+    pub fn remove_span(&mut self, start: usize, end: usize, removed: usize) {
+        if start <= end && end <= self.data.len() {
+            self.data.drain(start..end);
+            self.count -= removed;
+        }
+    }
+
+    /// Replaces the entry at `start..end` by `bytes`.
+    pub fn replace(&mut self, start: usize, end: usize, bytes: &[u8]) {
+        if start <= end && end <= self.data.len() {
+            let mut entry = Vec::with_capacity(bytes.len() + 2);
+            write_varint(&mut entry, bytes.len());
+            entry.extend_from_slice(bytes);
+            self.data.splice(start..end, entry);
+        }
+    }
+
+    /// Bytes held, for memory reports.
+    pub fn allocated_bytes(&self) -> usize {
+        self.data.capacity()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The large form
+// ---------------------------------------------------------------------------------------
+
+fn field_hash(field: &[u8]) -> u64 {
+    super::db::key_hash(field)
+}
+
+/// Entries whose hashes collide share a slot; the common case holds one without a vector.
+#[derive(Debug, Clone)]
+enum Slot<V> {
+    One(Bytes, V),
+    Many(Vec<(Bytes, V)>),
+}
+
+impl<V> Slot<V> {
+    fn iter(&self) -> impl Iterator<Item = (&Bytes, &V)> {
+        let (one, many) = match self {
+            Slot::One(k, v) => (Some((k, v)), None),
+            Slot::Many(items) => (None, Some(items.iter().map(|(k, v)| (k, v)))),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+}
+
+/// A map from byte strings, ordered by keyed hash (see the module docs for why).
+#[derive(Debug, Clone)]
+pub struct Table<V> {
+    slots: BTreeMap<u64, Slot<V>>,
+    len: usize,
+}
+
+impl<V> Default for Table<V> {
+    fn default() -> Self {
+        Table { slots: BTreeMap::new(), len: 0 }
+    }
+}
+
+impl<V> Table<V> {
+    /// How many entries it holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&V> {
+        match self.slots.get(&field_hash(key))? {
+            Slot::One(k, v) => (k.as_ref() == key).then_some(v),
+            Slot::Many(items) => items.iter().find(|(k, _)| k.as_ref() == key).map(|(_, v)| v),
+        }
+    }
+
+    /// The value under `key`, for changing it.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
+        match self.slots.get_mut(&field_hash(key))? {
+            Slot::One(k, v) => (k.as_ref() == key).then_some(v),
+            Slot::Many(items) => items.iter_mut().find(|(k, _)| k.as_ref() == key).map(|(_, v)| v),
+        }
+    }
+
+    /// Stores `value` under `key`; returns the old value if there was one.
+    pub fn insert(&mut self, key: Bytes, value: V) -> Option<V> {
+        if let Some(slot) = self.get_mut(&key) {
+            return Some(std::mem::replace(slot, value));
+        }
+        let hash = field_hash(&key);
+        let slot = match self.slots.remove(&hash) {
+            None => Slot::One(key, value),
+            Some(Slot::One(k, v)) => Slot::Many(vec![(k, v), (key, value)]),
+            Some(Slot::Many(mut items)) => {
+                items.push((key, value));
+                Slot::Many(items)
+            }
+        };
+        self.slots.insert(hash, slot);
+        self.len += 1;
+        None
+    }
+
+    /// Removes `key`; returns its value if it was there.
+    pub fn remove(&mut self, key: &[u8]) -> Option<V> {
+        let hash = field_hash(key);
+        let (rest, found) = match self.slots.remove(&hash)? {
+            Slot::One(k, v) if k.as_ref() == key => (None, Some(v)),
+            one @ Slot::One(..) => (Some(one), None),
+            Slot::Many(mut items) => {
+                let found = items.iter().position(|(k, _)| k.as_ref() == key).map(|i| items.swap_remove(i).1);
+                let rest = if items.len() == 1 { items.pop().map(|(k, v)| Slot::One(k, v)) } else { Some(Slot::Many(items)) };
+                (rest, found)
+            }
+        };
+        if let Some(rest) = rest {
+            self.slots.insert(hash, rest);
+        }
+        if found.is_some() {
+            self.len -= 1;
+        }
+        found
+    }
+
+    /// Every entry, in hash order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &V)> {
+        self.slots.values().flat_map(Slot::iter)
+    }
+
+    /// The entries at the first hash at or after `position` (wrapping): a random pick when
+    /// `position` is random.
+    pub fn near(&self, position: u64) -> Option<(&Bytes, &V)> {
+        let (_, slot) = self.slots.range(position..).next().or_else(|| self.slots.iter().next())?;
+        slot.iter().next()
+    }
+
+    /// One page of a scan from `cursor`: entries from at least `count` hash positions when
+    /// that many remain, and the cursor for the next page (0 when done). Entries present for
+    /// the whole scan are all returned, however others come and go in between.
+    pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<(&Bytes, &V)>) {
+        let want = count.max(1);
+        let mut out = Vec::new();
+        for (visited, (&hash, slot)) in self.slots.range(cursor..).enumerate() {
+            if visited >= want {
+                return (hash, out);
+            }
+            out.extend(slot.iter());
+        }
+        // Cursor 0 means both "start" and "done": a page never stops before hash 0, the first
+        // position, because it always visits at least one position.
+        (0, out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The hash value
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Packed(Packed),
+    Table(Table<Bytes>),
+}
+
+/// A hash value (see the module docs for its two forms).
+#[derive(Debug, Clone)]
+pub struct Hash {
+    repr: Repr,
+}
+
+impl Default for Hash {
+    fn default() -> Self {
+        Hash { repr: Repr::Packed(Packed::default()) }
+    }
+}
+
+/// Finds `field` in a packed hash: the start of the field's entry and the value's entry.
+fn packed_find<'a>(packed: &'a Packed, field: &[u8]) -> Option<(usize, PackedEntry<'a>)> {
+    let mut entries = packed.iter();
+    while let (Some(f), Some(v)) = (entries.next(), entries.next()) {
+        if f.bytes == field {
+            return Some((f.start, v));
+        }
+    }
+    None
+}
+
+impl Hash {
+    /// An empty hash in the compact form.
+    pub fn new() -> Hash {
+        Hash::default()
+    }
+
+    /// How many fields it holds.
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::Packed(p) => p.len() / 2,
+            Repr::Table(t) => t.len(),
+        }
+    }
+
+    /// Whether it holds no fields (an empty hash is deleted from the keyspace).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The name `OBJECT ENCODING` reports.
+    pub fn encoding(&self) -> &'static str {
+        match &self.repr {
+            Repr::Packed(_) => "listpack",
+            Repr::Table(_) => "hashtable",
+        }
+    }
+
+    /// Bytes of storage held, for memory reports.
+    pub fn allocated_bytes(&self) -> usize {
+        match &self.repr {
+            Repr::Packed(p) => p.allocated_bytes(),
+            Repr::Table(t) => t.iter().map(|(f, v)| f.len() + v.len() + 96).sum(),
+        }
+    }
+
+    fn convert_to_table(&mut self) {
+        if let Repr::Packed(packed) = &self.repr {
+            let mut table = Table::default();
+            let mut entries = packed.iter();
+            while let (Some(f), Some(v)) = (entries.next(), entries.next()) {
+                table.insert(Bytes::copy_from_slice(f.bytes), Bytes::copy_from_slice(v.bytes));
+            }
+            self.repr = Repr::Table(table);
+        }
+    }
+
+    /// Converts to the large form before a write of `new_fields` fields whose arguments
+    /// (fields and values) are `args`, if Redis would (`hashTypeTryConversion`).
+    pub fn prepare_for<'a>(&mut self, new_fields: usize, args: impl IntoIterator<Item = &'a [u8]>, limits: HashLimits) {
+        if !matches!(self.repr, Repr::Packed(_)) {
+            return;
+        }
+        if new_fields > limits.max_entries || args.into_iter().any(|a| a.len() > limits.max_value) {
+            self.convert_to_table();
+        }
+    }
+
+    /// The value of `field`.
+    pub fn get(&self, field: &[u8]) -> Option<Bytes> {
+        match &self.repr {
+            Repr::Packed(p) => packed_find(p, field).map(|(_, value)| Bytes::copy_from_slice(value.bytes)),
+            Repr::Table(t) => t.get(field).cloned(),
+        }
+    }
+
+    /// Whether `field` exists.
+    pub fn contains(&self, field: &[u8]) -> bool {
+        match &self.repr {
+            Repr::Packed(p) => packed_find(p, field).is_some(),
+            Repr::Table(t) => t.get(field).is_some(),
+        }
+    }
+
+    /// Sets `field` to `value`. Returns true if the field is new.
+    pub fn set(&mut self, field: &[u8], value: &[u8], limits: HashLimits) -> bool {
+        if matches!(self.repr, Repr::Packed(_)) && (field.len() > limits.max_value || value.len() > limits.max_value) {
+            self.convert_to_table();
+        }
+        let new = match &mut self.repr {
+            Repr::Packed(p) => match packed_find(p, field) {
+                Some((_, found)) => {
+                    let (start, end) = (found.start, found.end);
+                    p.replace(start, end, value);
+                    false
+                }
+                None => {
+                    p.push(field);
+                    p.push(value);
+                    true
+                }
+            },
+            Repr::Table(t) => t.insert(Bytes::copy_from_slice(field), Bytes::copy_from_slice(value)).is_none(),
+        };
+        if matches!(self.repr, Repr::Packed(_)) && self.len() > limits.max_entries {
+            self.convert_to_table();
+        }
+        new
+    }
+
+    /// Removes `field`. Returns whether it was there.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        match &mut self.repr {
+            Repr::Packed(p) => match packed_find(p, field) {
+                Some((start, found)) => {
+                    let end = found.end;
+                    p.remove_span(start, end, 2);
+                    true
+                }
+                None => false,
+            },
+            Repr::Table(t) => t.remove(field).is_some(),
+        }
+    }
+
+    /// Every (field, value), in insertion order while compact, else in hash order.
+    pub fn pairs(&self) -> Vec<(Bytes, Bytes)> {
+        match &self.repr {
+            Repr::Packed(p) => {
+                let mut out = Vec::with_capacity(p.len() / 2);
+                let mut entries = p.iter();
+                while let (Some(f), Some(v)) = (entries.next(), entries.next()) {
+                    out.push((Bytes::copy_from_slice(f.bytes), Bytes::copy_from_slice(v.bytes)));
+                }
+                out
+            }
+            Repr::Table(t) => t.iter().map(|(f, v)| (f.clone(), v.clone())).collect(),
+        }
+    }
+
+    /// One (field, value) chosen at random.
+    pub fn random_pair(&self) -> Option<(Bytes, Bytes)> {
+        match &self.repr {
+            Repr::Packed(p) => {
+                let n = p.len() / 2;
+                if n == 0 {
+                    return None;
+                }
+                let index = random_index(n);
+                let mut entries = p.iter().skip(2 * index);
+                let (f, v) = (entries.next()?, entries.next()?);
+                Some((Bytes::copy_from_slice(f.bytes), Bytes::copy_from_slice(v.bytes)))
+            }
+            Repr::Table(t) => t.near(rand::random()).map(|(f, v)| (f.clone(), v.clone())),
+        }
+    }
+
+    /// `count` pairs chosen at random, repeats allowed (`HRANDFIELD key -count`).
+    pub fn random_pairs_with_repeats(&self, count: usize) -> Vec<(Bytes, Bytes)> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        if let Repr::Packed(_) = &self.repr {
+            let pairs = self.pairs();
+            return (0..count).filter_map(|_| pairs.get(random_index(pairs.len())).cloned()).collect();
+        }
+        (0..count).filter_map(|_| self.random_pair()).collect()
+    }
+
+    /// Up to `count` distinct pairs chosen at random (`HRANDFIELD key count`): all of them,
+    /// in order, when `count` covers the hash, as Redis does.
+    pub fn random_distinct_pairs(&self, count: usize) -> Vec<(Bytes, Bytes)> {
+        let len = self.len();
+        if count >= len {
+            return self.pairs();
+        }
+        distinct_sample(self.pairs(), count)
+    }
+
+    /// One page of an `HSCAN` (see [`Table::scan`]); the compact form returns everything with
+    /// cursor 0, as Redis does.
+    pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<(Bytes, Bytes)>) {
+        match &self.repr {
+            Repr::Packed(_) => (0, self.pairs()),
+            Repr::Table(t) => {
+                let (next, page) = t.scan(cursor, count);
+                (next, page.into_iter().map(|(f, v)| (f.clone(), v.clone())).collect())
+            }
+        }
+    }
+}
+
+/// A random index below `n` (0 when `n` is 0).
+pub fn random_index(n: usize) -> usize {
+    use rand::Rng;
+    if n == 0 {
+        return 0;
+    }
+    rand::thread_rng().gen_range(0..n)
+}
+
+/// `count` distinct items of `items` chosen at random, in random order.
+pub fn distinct_sample<T>(mut items: Vec<T>, count: usize) -> Vec<T> {
+    let len = items.len();
+    let count = count.min(len);
+    // A partial Fisher-Yates shuffle: the first `count` slots end up a uniform sample.
+    for i in 0..count {
+        let j = i + random_index(len - i);
+        items.swap(i, j);
+    }
+    items.truncate(count);
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::collections::HashMap;
+
+    const LIMITS: HashLimits = HashLimits { max_entries: 8, max_value: 16 };
+
+    #[test]
+    fn compact_hash_keeps_insertion_order_and_replaces_in_place() {
+        let mut hash = Hash::new();
+        assert!(hash.set(b"a", b"1", LIMITS));
+        assert!(hash.set(b"b", b"2", LIMITS));
+        assert!(!hash.set(b"a", b"longer value", LIMITS));
+        assert_eq!(hash.get(b"a").unwrap().as_ref(), b"longer value");
+        assert_eq!(hash.pairs(), vec![(Bytes::from("a"), Bytes::from("longer value")), (Bytes::from("b"), Bytes::from("2"))]);
+        assert!(hash.remove(b"a"));
+        assert!(!hash.remove(b"a"));
+        assert_eq!(hash.len(), 1);
+        assert_eq!(hash.encoding(), "listpack");
+    }
+
+    #[test]
+    fn hash_converts_past_either_limit_and_never_back() {
+        let mut hash = Hash::new();
+        for i in 0..8 {
+            hash.set(format!("f{i}").as_bytes(), b"v", LIMITS);
+        }
+        assert_eq!(hash.encoding(), "listpack");
+        hash.set(b"f8", b"v", LIMITS);
+        assert_eq!(hash.encoding(), "hashtable");
+        for i in 0..9 {
+            hash.remove(format!("f{i}").as_bytes());
+        }
+        assert_eq!(hash.encoding(), "hashtable");
+        let mut long = Hash::new();
+        long.set(b"f", &[b'x'; 17], LIMITS);
+        assert_eq!(long.encoding(), "hashtable");
+    }
+
+    #[test]
+    fn table_matches_a_model_and_scans_everything_present_throughout() {
+        let mut table: Table<u32> = Table::default();
+        let mut model = HashMap::new();
+        for i in 0..2000u32 {
+            let key = Bytes::from(format!("k{}", i % 700));
+            if i % 3 == 0 {
+                assert_eq!(table.remove(&key), model.remove(&key));
+            } else {
+                assert_eq!(table.insert(key.clone(), i), model.insert(key, i));
+            }
+        }
+        assert_eq!(table.len(), model.len());
+        for (k, v) in &model {
+            assert_eq!(table.get(k), Some(v));
+        }
+        let stable: Vec<Bytes> = model.keys().cloned().collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0u32;
+        loop {
+            let (next, page) = table.scan(cursor, 7);
+            seen.extend(page.into_iter().map(|(k, _)| k.clone()));
+            table.insert(Bytes::from(format!("churn{round}")), 0);
+            round += 1;
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for key in stable {
+            assert!(seen.contains(&key));
+        }
+    }
+
+    #[test]
+    fn random_picks_stay_within_the_hash() {
+        let mut hash = Hash::new();
+        for i in 0..20 {
+            hash.set(format!("f{i}").as_bytes(), b"v", LIMITS);
+        }
+        let distinct = hash.random_distinct_pairs(5);
+        assert_eq!(distinct.len(), 5);
+        let fields: std::collections::HashSet<_> = distinct.iter().map(|(f, _)| f.clone()).collect();
+        assert_eq!(fields.len(), 5);
+        assert_eq!(hash.random_pairs_with_repeats(50).len(), 50);
+        assert!(hash.random_pairs_with_repeats(50).iter().all(|(f, _)| hash.contains(f)));
+    }
+}
