@@ -184,10 +184,12 @@ async fn xsetid_moves_the_last_id_and_counters_with_redis_checks() {
     assert!(info.contains(r#""max-deleted-entry-id", "8-0""#), "{info}");
     assert!(info.contains(r#""entries-added", 7"#), "{info}");
     assert_eq!(call(&mut c, "XADD s 9-* f v").await, r#""9-1""#);
-    // An empty stream may move its ID anywhere at or above... anywhere: Redis only checks the
-    // top entry of a non-empty stream.
+    // An empty stream has no top entry, but the ID may still not go below the largest
+    // deleted one (7.4).
     call(&mut c, "XTRIM s MAXLEN 0").await;
-    assert_eq!(call(&mut c, "XSETID s 1-0").await, "OK");
+    assert_eq!(call(&mut c, "XSETID s 1-0").await, "(error) ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
+    assert_eq!(call(&mut c, "XSETID s 8-0").await, "OK");
+    assert_eq!(call(&mut c, "XADD s 8-* f v").await, r#""8-1""#);
 }
 
 #[tokio::test]

@@ -752,7 +752,7 @@ fn xgroup_create(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Ok(None) => {
             let mut stream = Stream::new();
             // A new stream has added nothing: a group cannot have read more (7.4 clamps).
-            stream.groups.insert(args[3].clone(), Group::new(explicit.unwrap_or_default(), entries_read.flatten().map(|_| 0)));
+            stream.groups.insert(Bytes::copy_from_slice(&args[3]), Group::new(explicit.unwrap_or_default(), entries_read.flatten().map(|_| 0)));
             ctx.keyspace.db(db).insert(key, Value::Stream(Box::new(stream)), None, now);
         }
         Ok(Some(s)) => {
@@ -761,7 +761,7 @@ fn xgroup_create(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             }
             let id = explicit.unwrap_or_else(|| s.last_id());
             let read = entries_read.flatten().map(|n| n.min(s.entries_added()));
-            s.groups.insert(args[3].clone(), Group::new(id, read));
+            s.groups.insert(Bytes::copy_from_slice(&args[3]), Group::new(id, read));
             ctx.keyspace.db(db).touch(key);
         }
     }

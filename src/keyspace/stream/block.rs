@@ -67,7 +67,8 @@ struct Raw<'a> {
 impl Block {
     /// A block whose first entry will be `base`.
     pub fn new(base: StreamId, fields: &[(Bytes, Bytes)]) -> Block {
-        Block { base, last: base, master: fields.iter().map(|(f, _)| f.clone()).collect(), ..Block::default() }
+        // Copied: argument bytes share the connection's read buffer, which must not be kept alive.
+        Block { base, last: base, master: fields.iter().map(|(f, _)| Bytes::copy_from_slice(f)).collect(), ..Block::default() }
     }
 
     /// Whether another entry of `fields` still fits.

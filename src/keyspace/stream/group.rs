@@ -48,12 +48,22 @@ impl Group {
     /// The consumer named `name`, created if missing. Returns it and whether it was created.
     pub fn consumer(&mut self, name: &Bytes, now_ms: u64) -> (&mut Consumer, bool) {
         let created = !self.consumers.contains_key(name);
-        let consumer = self.consumers.entry(name.clone()).or_insert_with(|| Consumer { seen_ms: now_ms, ..Consumer::default() });
+        if created {
+            // Copied: argument bytes share the connection's read buffer.
+            self.consumers.insert(Bytes::copy_from_slice(name), Consumer { seen_ms: now_ms, ..Consumer::default() });
+        }
+        let consumer = self.consumers.entry(name.clone()).or_default();
         (consumer, created)
+    }
+
+    /// The consumer's name as the group stores it (its own copy), so pending entries share it.
+    fn stored_name(&self, name: &Bytes) -> Bytes {
+        self.consumers.get_key_value(name).map_or_else(|| Bytes::copy_from_slice(name), |(k, _)| k.clone())
     }
 
     /// Records that `consumer` received `id` now: a new pending entry, or one moved to it.
     pub fn deliver(&mut self, id: StreamId, consumer: &Bytes, now_ms: u64) {
+        let consumer = &self.stored_name(consumer);
         let previous = self.pel.insert(id, Pending { consumer: consumer.clone(), delivery_ms: now_ms, delivery_count: 1 });
         if let Some(previous) = previous {
             if let Some(owner) = self.consumers.get_mut(&previous.consumer) {
@@ -76,6 +86,7 @@ impl Group {
 
     /// Moves pending `id` to `consumer` (XCLAIM, XAUTOCLAIM).
     pub fn reassign(&mut self, id: StreamId, consumer: &Bytes) {
+        let consumer = &self.stored_name(consumer);
         let Some(pending) = self.pel.get_mut(&id) else { return };
         if pending.consumer != consumer {
             let previous = std::mem::replace(&mut pending.consumer, consumer.clone());
