@@ -1,4 +1,5 @@
 //! The request parser and reply encoder seen over a real socket.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test helpers outside #[test] fns
 mod common;
 
 #[tokio::test]
