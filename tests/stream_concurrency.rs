@@ -17,6 +17,9 @@ const CONSUMERS: usize = 3;
 
 type ReadReply = Option<Vec<(String, Vec<(String, Vec<String>)>)>>;
 
+/// XPENDING's summary: count, smallest ID, largest ID, per-consumer counts.
+type PendingSummary = (i64, Option<String>, Option<String>, Option<Vec<(String, String)>>);
+
 /// Acknowledges `ids` one by one, recording those XACK reports as newly acknowledged.
 async fn ack_all(con: &mut MultiplexedConnection, ids: &[String], acked: &Mutex<Vec<String>>) {
     for id in ids {
@@ -121,6 +124,6 @@ async fn every_entry_is_acknowledged_exactly_once_even_when_a_consumer_dies() {
     assert!(unique.contains(&doomed_ids[0]), "the dead consumer's entry was rescued");
     let len: usize = redis::cmd("XLEN").arg("jobs").query_async(&mut admin).await.unwrap();
     assert_eq!(len, total);
-    let summary: (i64, Option<String>, Option<String>, Option<Vec<(String, String)>>) = redis::cmd("XPENDING").arg("jobs").arg("workers").query_async(&mut admin).await.unwrap();
+    let summary: PendingSummary = redis::cmd("XPENDING").arg("jobs").arg("workers").query_async(&mut admin).await.unwrap();
     assert_eq!(summary, (0, None, None, None));
 }
