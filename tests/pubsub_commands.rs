@@ -234,3 +234,34 @@ async fn disconnecting_removes_every_subscription() {
     assert_eq!(count, b":0\r\n");
     assert_eq!(publisher.call(&[b"PUBSUB", b"NUMPAT"]).await, b":0\r\n");
 }
+
+#[tokio::test]
+async fn reset_leaves_every_subscription_and_subscribed_mode() {
+    let server = common::start().await;
+    let mut sub = server.raw().await;
+    sub.call(&[b"SUBSCRIBE", b"ch"]).await;
+    sub.call(&[b"PSUBSCRIBE", b"c*"]).await;
+    sub.call(&[b"SSUBSCRIBE", b"s"]).await;
+    assert_eq!(sub.call(&[b"RESET"]).await, b"+RESET\r\n");
+    assert_eq!(sub.call(&[b"GET", b"k"]).await, b"$-1\r\n");
+    let mut publisher = server.raw().await;
+    assert_eq!(publisher.call(&[b"PUBLISH", b"ch", b"x"]).await, b":0\r\n");
+    assert_eq!(publisher.call(&[b"SPUBLISH", b"s", b"x"]).await, b":0\r\n");
+    assert_eq!(publisher.call(&[b"PUBSUB", b"NUMPAT"]).await, b":0\r\n");
+}
+
+#[tokio::test]
+async fn a_subscriber_that_switches_to_resp3_gets_push_frames_from_then_on() {
+    let server = common::start().await;
+    let mut sub = server.raw().await;
+    let mut publisher = server.raw().await;
+    // HELLO is not allowed in RESP2 subscribed mode, so switch first, then subscribe and
+    // switch back: messages follow the protocol the client speaks when they are published.
+    assert_eq!(sub.call(&[b"HELLO", b"3"]).await[0], b'%');
+    sub.call(&[b"SUBSCRIBE", b"ch"]).await;
+    publisher.call(&[b"PUBLISH", b"ch", b"one"]).await;
+    assert_eq!(sub.read_reply().await.unwrap(), frame(true, &[b"message", b"ch", b"one"], None));
+    assert_eq!(sub.call(&[b"HELLO", b"2"]).await[0], b'*');
+    publisher.call(&[b"PUBLISH", b"ch", b"two"]).await;
+    assert_eq!(sub.read_reply().await.unwrap(), frame(false, &[b"message", b"ch", b"two"], None));
+}
