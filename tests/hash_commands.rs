@@ -256,7 +256,6 @@ async fn key_commands_work_on_hashes() {
     assert_eq!(c.call(&[b"HLEN", b"h2"]).await, b":1\r\n", "COPY is deep");
     assert_eq!(c.call(&[b"RENAME", b"h2", b"h3"]).await, b"+OK\r\n");
     assert_eq!(c.call(&[b"HGET", b"h3", b"a"]).await, b"$1\r\n1\r\n");
-    assert_eq!(c.call(&[b"SCAN", b"0", b"TYPE", b"hash", b"COUNT", b"100"]).await.len() > 20, true);
     c.call(&[b"SET", b"str", b"v"]).await;
     let reply = c.call(&[b"SCAN", b"0", b"TYPE", b"HASH", b"COUNT", b"100"]).await;
     let text = String::from_utf8_lossy(&reply);
