@@ -261,3 +261,24 @@ async fn key_commands_work_on_hashes() {
     let text = String::from_utf8_lossy(&reply);
     assert!(text.contains("h3") && text.contains("\r\nh\r\n") && !text.contains("str"));
 }
+
+#[tokio::test]
+async fn hgetdel_returns_values_and_deletes_fields_as_redis_8_does() {
+    let server = common::start().await;
+    let mut c = server.raw().await;
+    c.call(&[b"HSET", b"h", b"a", b"1", b"b", b"2"]).await;
+    assert_eq!(c.call(&[b"HGETDEL", b"h", b"FIELDS", b"2", b"a", b"zz"]).await, b"*2\r\n$1\r\n1\r\n$-1\r\n");
+    assert_eq!(c.call(&[b"HGETALL", b"h"]).await, b"*2\r\n$1\r\nb\r\n$1\r\n2\r\n");
+    assert_eq!(c.call(&[b"HGETDEL", b"h", b"FIELDS", b"0", b"b"]).await, b"-ERR Number of fields must be a positive integer\r\n");
+    assert_eq!(c.call(&[b"HGETDEL", b"h", b"FIELDS", b"2", b"b"]).await, b"-ERR The `numfields` parameter must match the number of arguments\r\n");
+    assert_eq!(c.call(&[b"HGETDEL", b"h", b"FOO", b"1", b"b"]).await, b"-ERR Mandatory argument FIELDS is missing or not at the right position\r\n");
+    assert_eq!(c.call(&[b"HGETDEL", b"none", b"FIELDS", b"1", b"b"]).await, b"*1\r\n$-1\r\n");
+    c.call(&[b"SET", b"s", b"v"]).await;
+    assert_eq!(c.call(&[b"HGETDEL", b"s", b"FIELDS", b"0", b"b"]).await, b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", "the type is checked first");
+
+    let shared = &server.shared;
+    let mut d = Direct::new(shared);
+    assert_eq!(d.run(shared, &["HGETDEL", "h", "FIELDS", "1", "zz"]).1, []);
+    assert_eq!(d.run(shared, &["HGETDEL", "h", "FIELDS", "1", "b"]).1, [ev('h', "hdel", "h"), ev('g', "del", "h")]);
+    assert_eq!(d.run(shared, &["EXISTS", "h"]).0, Reply::Integer(0));
+}

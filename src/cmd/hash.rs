@@ -212,6 +212,57 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::Bulk(result)
 }
 
+/// Reads HGETDEL's `FIELDS numfields field [field ...]` (from `args[2]`), with Redis 8's
+/// errors: the fields must be exactly the rest of the arguments.
+fn fields_block(args: &[Bytes]) -> Result<&[Bytes], Reply> {
+    if !args.get(2).is_some_and(|word| args::is(word, "fields")) {
+        return Err(Reply::error("ERR Mandatory argument FIELDS is missing or not at the right position"));
+    }
+    let numfields = match args.get(3).and_then(|n| parse_i64(n)) {
+        Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+        _ => return Err(Reply::error("ERR Number of fields must be a positive integer")),
+    };
+    let fields = args.get(4..).unwrap_or_default();
+    if fields.len() != numfields {
+        return Err(Reply::error("ERR The `numfields` parameter must match the number of arguments"));
+    }
+    Ok(fields)
+}
+
+/// `HGETDEL key FIELDS numfields field [field ...]` (Redis 8.0): replies each field's value
+/// (null if missing) and deletes the fields; raises `hdel` if any went, and deletes an emptied
+/// hash with `del`. The type is checked before the arguments, as Redis does.
+/// Errors: `WRONGTYPE`, `ERR Mandatory argument FIELDS is missing or not at the right
+/// position`, `ERR Number of fields must be a positive integer`, `ERR The `numfields`
+/// parameter must match the number of arguments`.
+fn hgetdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.client.db;
+    let found = match hash_mut(ctx.keyspace, db, &args[1]) {
+        Err(e) => return e,
+        Ok(found) => found,
+    };
+    let fields = match fields_block(args) {
+        Ok(fields) => fields,
+        Err(e) => return e,
+    };
+    let Some(hash) = found else { return Reply::Array(fields.iter().map(|_| Reply::Null).collect()) };
+    let mut values = Vec::with_capacity(fields.len());
+    let mut removed = 0;
+    for field in fields {
+        let value = hash.get(field);
+        if value.is_some() && hash.remove(field) {
+            removed += 1;
+        }
+        values.push(Reply::bulk_or_null(value));
+    }
+    let empty = hash.is_empty();
+    if removed > 0 {
+        ctx.notify('h', "hdel", &args[1]);
+        after_removal(ctx, &args[1], empty);
+    }
+    Reply::Array(values)
+}
+
 // ---------------------------------------------------------------------------------------
 // Reads
 // ---------------------------------------------------------------------------------------
@@ -404,6 +455,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hmget", -3, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the values of all fields in a hash.", hmget).since("2.0.0"),
     CommandSpec::new("hgetall", 2, &["readonly"], (1, 1, 1), "hash", "Returns all fields and values in a hash.", hgetall).since("2.0.0"),
     CommandSpec::new("hdel", -3, &["write", "fast"], (1, 1, 1), "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hdel).since("2.0.0"),
+    CommandSpec::new("hgetdel", -5, &["write", "fast"], (1, 1, 1), "hash", "Returns the value of a field and deletes it from the hash.", hgetdel).since("8.0.0"),
     CommandSpec::new("hlen", 2, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the number of fields in a hash.", hlen).since("2.0.0"),
     CommandSpec::new("hstrlen", 3, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the length of the value of a field.", hstrlen).since("3.2.0"),
     CommandSpec::new("hexists", 3, &["readonly", "fast"], (1, 1, 1), "hash", "Determines whether a field exists in a hash.", hexists).since("2.0.0"),
