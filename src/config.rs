@@ -90,8 +90,6 @@ pub struct Config {
     pub notify_keyspace_events: crate::pubsub::NotifyFlags,
     /// Output buffer limits per client class (`client-output-buffer-limit`).
     pub client_output_buffer_limit: OutputBufferLimits,
-    /// The WebSocket gateway's settings (`ws-*`).
-    pub ws: WsConfig,
     /// Most fields a hash keeps in its compact form (`hash-max-listpack-entries`).
     pub hash_max_listpack_entries: usize,
     /// Longest field or value, in bytes, a compact hash holds (`hash-max-listpack-value`).
@@ -102,6 +100,12 @@ pub struct Config {
     pub set_max_listpack_entries: usize,
     /// Longest member, in bytes, a compact set holds (`set-max-listpack-value`).
     pub set_max_listpack_value: usize,
+    /// Most members a sorted set keeps in its compact form (`zset-max-listpack-entries`).
+    pub zset_max_listpack_entries: usize,
+    /// Longest member, in bytes, a compact sorted set holds (`zset-max-listpack-value`).
+    pub zset_max_listpack_value: usize,
+    /// The WebSocket gateway's settings (`ws-*`).
+    pub ws: WsConfig,
 }
 
 /// The WebSocket gateway's settings (see [`crate::gateway`] and `protocol/websocket.md`).
@@ -234,12 +238,14 @@ impl Default for Config {
             config_file: None,
             notify_keyspace_events: crate::pubsub::NotifyFlags::default(),
             client_output_buffer_limit: OutputBufferLimits::default(),
-            ws: WsConfig::default(),
             hash_max_listpack_entries: 128,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             set_max_listpack_entries: 128,
             set_max_listpack_value: 64,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            ws: WsConfig::default(),
         }
     }
 }
@@ -333,6 +339,55 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.client_output_buffer_limit.to_string(),
         set: |c, v| c.client_output_buffer_limit.apply(v),
     },
+    Param {
+        name: "hash-max-listpack-entries",
+        aliases: &["hash-max-ziplist-entries"],
+        mutable: true,
+        get: |c| c.hash_max_listpack_entries.to_string(),
+        set: |c, v| int_in(v, 0, i64::MAX).map(|n| c.hash_max_listpack_entries = usize::try_from(n).unwrap_or(usize::MAX)),
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        aliases: &["hash-max-ziplist-value"],
+        mutable: true,
+        get: |c| c.hash_max_listpack_value.to_string(),
+        set: |c, v| memory_in(v, 0, i64::MAX as u64).map(|n| c.hash_max_listpack_value = usize::try_from(n).unwrap_or(usize::MAX)),
+    },
+    Param {
+        name: "set-max-intset-entries",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.set_max_intset_entries.to_string(),
+        set: |c, v| int_in(v, 0, i64::MAX).map(|n| c.set_max_intset_entries = usize::try_from(n).unwrap_or(usize::MAX)),
+    },
+    Param {
+        name: "set-max-listpack-entries",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.set_max_listpack_entries.to_string(),
+        set: |c, v| int_in(v, 0, i64::MAX).map(|n| c.set_max_listpack_entries = usize::try_from(n).unwrap_or(usize::MAX)),
+    },
+    Param {
+        name: "set-max-listpack-value",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.set_max_listpack_value.to_string(),
+        set: |c, v| memory_in(v, 0, i64::MAX as u64).map(|n| c.set_max_listpack_value = usize::try_from(n).unwrap_or(usize::MAX)),
+    },
+    Param {
+        name: "zset-max-listpack-entries",
+        aliases: &["zset-max-ziplist-entries"],
+        mutable: true,
+        get: |c| c.zset_max_listpack_entries.to_string(),
+        set: |c, v| int_in(v, 0, i64::MAX).map(|n| c.zset_max_listpack_entries = usize::try_from(n).unwrap_or(usize::MAX)),
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        aliases: &["zset-max-ziplist-value"],
+        mutable: true,
+        get: |c| c.zset_max_listpack_value.to_string(),
+        set: |c, v| memory_in(v, 0, i64::MAX as u64).map(|n| c.zset_max_listpack_value = usize::try_from(n).unwrap_or(usize::MAX)),
+    },
     Param { name: "ws-port", aliases: &[], mutable: false, get: |c| c.ws.port.to_string(), set: |c, v| int_in(v, 0, 65535).map(|n| c.ws.port = n as u16) },
     Param {
         name: "ws-bind",
@@ -379,41 +434,6 @@ pub static PARAMS: &[Param] = &[
             c.ws.token_secret = v.to_string();
             Ok(())
         },
-    },
-    Param {
-        name: "hash-max-listpack-entries",
-        aliases: &["hash-max-ziplist-entries"],
-        mutable: true,
-        get: |c| c.hash_max_listpack_entries.to_string(),
-        set: |c, v| int_in(v, 0, i64::MAX).map(|n| c.hash_max_listpack_entries = usize::try_from(n).unwrap_or(usize::MAX)),
-    },
-    Param {
-        name: "hash-max-listpack-value",
-        aliases: &["hash-max-ziplist-value"],
-        mutable: true,
-        get: |c| c.hash_max_listpack_value.to_string(),
-        set: |c, v| memory_in(v, 0, i64::MAX as u64).map(|n| c.hash_max_listpack_value = usize::try_from(n).unwrap_or(usize::MAX)),
-    },
-    Param {
-        name: "set-max-intset-entries",
-        aliases: &[],
-        mutable: true,
-        get: |c| c.set_max_intset_entries.to_string(),
-        set: |c, v| int_in(v, 0, i64::MAX).map(|n| c.set_max_intset_entries = usize::try_from(n).unwrap_or(usize::MAX)),
-    },
-    Param {
-        name: "set-max-listpack-entries",
-        aliases: &[],
-        mutable: true,
-        get: |c| c.set_max_listpack_entries.to_string(),
-        set: |c, v| int_in(v, 0, i64::MAX).map(|n| c.set_max_listpack_entries = usize::try_from(n).unwrap_or(usize::MAX)),
-    },
-    Param {
-        name: "set-max-listpack-value",
-        aliases: &[],
-        mutable: true,
-        get: |c| c.set_max_listpack_value.to_string(),
-        set: |c, v| memory_in(v, 0, i64::MAX as u64).map(|n| c.set_max_listpack_value = usize::try_from(n).unwrap_or(usize::MAX)),
     },
     Param { name: "hz", aliases: &[], mutable: true, get: |c| c.hz.to_string(), set: |c, v| int_in(v, 0, i64::from(i32::MAX)).map(|n| c.hz = (n as u32).clamp(1, 500)) },
 ];

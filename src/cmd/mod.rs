@@ -20,6 +20,7 @@ pub mod set;
 pub mod stream;
 pub mod string;
 pub mod transaction;
+pub mod zset;
 
 use crate::client::ClientState;
 use crate::keyspace::{Db, Keyspace};
@@ -217,6 +218,7 @@ fn all_tables() -> impl Iterator<Item = &'static CommandSpec> {
         stream::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,
+        zset::COMMANDS,
     ]
         .into_iter()
         .flatten()

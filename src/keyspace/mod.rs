@@ -17,6 +17,7 @@ pub mod list;
 pub mod set;
 pub mod stream;
 pub mod string;
+pub mod zset;
 mod value;
 
 pub use db::{Db, Entry, NoSuchKey, RenameOutcome, ScanPage};

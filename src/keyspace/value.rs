@@ -18,6 +18,8 @@ pub enum Value {
     Hash(super::hash::Hash),
     /// A set (see [`super::set`] for its intset, compact and hashed forms).
     Set(super::set::Set),
+    /// A sorted set (see [`super::zset`] for its skip list).
+    ZSet(Box<super::zset::ZSet>),
 }
 
 impl Value {
@@ -29,6 +31,7 @@ impl Value {
             Value::Stream(_) => "stream",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -40,6 +43,7 @@ impl Value {
             Value::Stream(_) => "stream",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }

@@ -71,8 +71,11 @@ pub fn encode(reply: &Reply, protocol: Protocol, out: &mut BytesMut) {
     }
 }
 
-/// Formats a double as Redis 7.4 does in replies: the shortest text that reads back as the
-/// same value, `inf`/`-inf`, and `nan`.
+/// Formats a double as Redis 7.4 does in replies (its `d2string`): `nan`, `inf`/`-inf`,
+/// `0`/`-0`, an integer when the value is one within half of `i64`'s range
+/// (`123456789012345680`), else the shortest digits that read back as the same value in
+/// fpconv's layout: plain for moderate exponents (`0.1`, `1.5`), scientific otherwise
+/// (`1e-7`, `1e+20`, `1.5e+300`). Redis 7.0 printed `%.17g` (`0.10000000000000001`) instead.
 pub fn format_double(value: f64) -> String {
     if value.is_nan() {
         return "nan".into();
@@ -80,24 +83,64 @@ pub fn format_double(value: f64) -> String {
     if value.is_infinite() {
         return if value > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    if value == value.trunc() && value.abs() < 1e17 {
-        // Integral values print without a fraction, as %.17g does.
+    if value == 0.0 {
+        return if value.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let half = (i64::MAX / 2) as f64;
+    if value == value.trunc() && (-half..=half).contains(&value) {
         return format!("{}", value as i64);
     }
+    // ryu gives the shortest round-trip digits; lay them out as fpconv's emit_digits does.
     let mut buffer = ryu::Buffer::new();
-    let text = buffer.format_finite(value);
-    // ryu writes "1e-7" and "1.5e20"; Redis writes "1e-07" and "1.5e+20" (printf's %g style).
-    match text.split_once('e') {
-        Some((mantissa, exponent)) => {
-            let (sign, digits) = match exponent.strip_prefix('-') {
-                Some(digits) => ('-', digits),
-                None => ('+', exponent),
-            };
-            let padded = if digits.len() < 2 { format!("0{digits}") } else { digits.to_string() };
-            format!("{mantissa}e{sign}{padded}")
-        }
-        None => text.to_string(),
+    let text = buffer.format_finite(value.abs());
+    let (mantissa, exponent) = match text.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let frac_part = if frac_part == "0" { "" } else { frac_part };
+    let mut digits: String = format!("{int_part}{frac_part}");
+    // K: the power of ten of the last digit.
+    let mut k = exponent - i32::try_from(frac_part.len()).unwrap_or(0);
+    let trimmed = digits.trim_start_matches('0').len();
+    digits = digits.split_off(digits.len() - trimmed);
+    while digits.len() > 1 && digits.ends_with('0') {
+        digits.pop();
+        k += 1;
     }
+    let ndigits = i32::try_from(digits.len()).unwrap_or(0);
+    let exp = (k + ndigits - 1).abs();
+    let mut out = String::new();
+    if value < 0.0 {
+        out.push('-');
+    }
+    if k >= 0 && exp < ndigits + 7 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', usize::try_from(k).unwrap_or(0)));
+    } else if k < 0 && (k > -7 || exp < 4) {
+        let offset = ndigits - k.abs();
+        if offset <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', usize::try_from(-offset).unwrap_or(0)));
+            out.push_str(&digits);
+        } else {
+            let (head, tail) = digits.split_at(usize::try_from(offset).unwrap_or(0));
+            out.push_str(head);
+            out.push('.');
+            out.push_str(tail);
+        }
+    } else {
+        let (first, rest) = digits.split_at(1);
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        out.push('e');
+        out.push(if k + ndigits - 1 < 0 { '-' } else { '+' });
+        out.push_str(&exp.to_string());
+    }
+    out
 }
 
 fn len_i64(len: usize) -> i64 {
@@ -170,7 +213,24 @@ mod tests {
         assert_eq!(format_double(1.5), "1.5");
         assert_eq!(format_double(3.0), "3");
         assert_eq!(format_double(f64::INFINITY), "inf");
-        assert_eq!(format_double(1e-7), "1e-07");
+        assert_eq!(format_double(1e-7), "1e-7");
+        assert_eq!(format_double(0.1), "0.1");
+        assert_eq!(format_double(-0.0), "-0");
+        assert_eq!(format_double(1e20), "1e+20");
+        assert_eq!(format_double(1e17), "100000000000000000");
+        assert_eq!(format_double(123456789012345678.0), "123456789012345680");
+        assert_eq!(format_double(5e18), "5e+18");
+        assert_eq!(format_double(3.0000000000000004), "3.0000000000000004");
+        assert_eq!(format_double(-1.5e-300), "-1.5e-300");
+        assert_eq!(format_double(0.000123), "0.000123");
+        assert_eq!(format_double(1234.5678), "1234.5678");
+        assert_eq!(format_double(0.00012345), "1.2345e-4");
+        assert_eq!(format_double(-0.000025), "-0.000025");
+        assert_eq!(format_double(1e-6), "0.000001");
+        assert_eq!(format_double(1e21), "1e+21");
+        assert_eq!(format_double(1.5e300), "1.5e+300");
+        assert_eq!(format_double(4611686018427387904.0), "4611686018427387904");
+        assert_eq!(format_double(12345678.9), "12345678.9");
         assert_eq!(encoded(&Reply::Double(2.5), Protocol::Resp2), b"$3\r\n2.5\r\n");
         assert_eq!(encoded(&Reply::Verbatim("txt", Bytes::from("hi")), Protocol::Resp3), b"=6\r\ntxt:hi\r\n");
     }
