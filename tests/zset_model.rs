@@ -1,0 +1,124 @@
+//! Property test: the sorted set against a plain reference model (a map plus a sort), driven
+//! by random adds, removes, increments and pops, comparing order, ranks, ranges and scores.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use bytes::Bytes;
+use herald::keyspace::zset::{LexBound, Range, ScoreBound, ZSet, ZSetLimits};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Add(u8, i8),
+    Remove(u8),
+    Incr(u8, i8),
+    Pop(u8, bool),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0u8..40, -5i8..5).prop_map(|(m, s)| Op::Add(m, s)),
+        2 => (0u8..40).prop_map(Op::Remove),
+        2 => (0u8..40, -3i8..3).prop_map(|(m, s)| Op::Incr(m, s)),
+        1 => (0u8..4, any::<bool>()).prop_map(|(n, max)| Op::Pop(n, max)),
+    ]
+}
+
+fn member(m: u8) -> Vec<u8> {
+    format!("m{m:02}").into_bytes()
+}
+
+/// The model's order: by score, then member bytes.
+fn sorted(model: &BTreeMap<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
+    let mut all: Vec<(Vec<u8>, f64)> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
+    all.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then_with(|| a.0.cmp(&b.0)));
+    all
+}
+
+fn as_vec(pairs: Vec<(Bytes, f64)>) -> Vec<(Vec<u8>, f64)> {
+    pairs.into_iter().map(|(m, s)| (m.to_vec(), s)).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn sorted_set_matches_a_sorted_vector_model(ops in proptest::collection::vec(op(), 1..200), lo in -6i8..6, width in 0i8..8) {
+        let limits = ZSetLimits { max_entries: 16, max_value: 64 };
+        let mut zset = ZSet::new(limits, 0, 0);
+        let mut model: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Add(m, s) => {
+                    zset.add(&member(m), f64::from(s), limits);
+                    model.insert(member(m), f64::from(s));
+                }
+                Op::Remove(m) => {
+                    prop_assert_eq!(zset.remove(&member(m)), model.remove(&member(m)).is_some());
+                }
+                Op::Incr(m, s) => {
+                    let new = model.get(&member(m)).copied().unwrap_or(0.0) + f64::from(s);
+                    zset.add(&member(m), new, limits);
+                    model.insert(member(m), new);
+                }
+                Op::Pop(n, max) => {
+                    let mut expected = sorted(&model);
+                    if max {
+                        expected.reverse();
+                    }
+                    expected.truncate(usize::from(n));
+                    for (m, _) in &expected {
+                        model.remove(m);
+                    }
+                    prop_assert_eq!(as_vec(zset.pop(usize::from(n), max)), expected);
+                }
+            }
+            prop_assert_eq!(zset.len(), model.len());
+        }
+        let expected = sorted(&model);
+        let actual: Vec<(Vec<u8>, f64)> = zset.iter().map(|(m, s)| (m.to_vec(), s)).collect();
+        prop_assert_eq!(&actual, &expected);
+        for (rank, (m, s)) in expected.iter().enumerate() {
+            prop_assert_eq!(zset.score(m), Some(*s));
+            prop_assert_eq!(zset.rank(m, false), Some((rank, *s)));
+            prop_assert_eq!(zset.rank(m, true), Some((expected.len() - 1 - rank, *s)));
+        }
+        // Rank ranges, both directions.
+        let len = expected.len();
+        if len > 0 {
+            let start = usize::from(lo.unsigned_abs()) % len;
+            let stop = start + usize::from(width.unsigned_abs());
+            let want: Vec<_> = expected.iter().skip(start).take(stop - start + 1).cloned().collect();
+            prop_assert_eq!(as_vec(zset.range_by_rank(start, stop, false)), want);
+            let mut reversed = expected.clone();
+            reversed.reverse();
+            let want: Vec<_> = reversed.iter().skip(start).take(stop - start + 1).cloned().collect();
+            prop_assert_eq!(as_vec(zset.range_by_rank(start, stop, true)), want);
+        }
+        // Score ranges with inclusive and exclusive ends.
+        let (min, max) = (f64::from(lo), f64::from(lo) + f64::from(width));
+        for (min_ex, max_ex) in [(false, false), (true, false), (false, true), (true, true)] {
+            let range = Range::Score(ScoreBound { value: min, exclusive: min_ex }, ScoreBound { value: max, exclusive: max_ex });
+            let want: Vec<_> = expected
+                .iter()
+                .filter(|(_, s)| (if min_ex { *s > min } else { *s >= min }) && (if max_ex { *s < max } else { *s <= max }))
+                .cloned()
+                .collect();
+            let interval = zset.rank_interval(&range);
+            prop_assert_eq!(as_vec(zset.slice(interval, false, 0, None)), want.clone());
+            let mut reversed = want.clone();
+            reversed.reverse();
+            prop_assert_eq!(as_vec(zset.slice(interval, true, 1, Some(2))), reversed.into_iter().skip(1).take(2).collect::<Vec<_>>());
+        }
+        // A lex range over a model where every score is equal.
+        let mut flat = ZSet::new(limits, 0, 0);
+        for (m, _) in &expected {
+            flat.add(m, 0.0, limits);
+        }
+        let from = member(lo.unsigned_abs() * 3);
+        let range = Range::Lex(LexBound::Member(Bytes::from(from.clone()), true), LexBound::Max);
+        let want: Vec<Vec<u8>> = model.keys().filter(|m| **m > from).cloned().collect();
+        let got: Vec<Vec<u8>> = flat.slice(flat.rank_interval(&range), false, 0, None).into_iter().map(|(m, _)| m.to_vec()).collect();
+        prop_assert_eq!(got, want);
+    }
+}
