@@ -11,7 +11,7 @@ use std::time::Duration;
 
 const PRODUCERS: usize = 4;
 const CONSUMERS: usize = 4;
-const JOBS_PER_PRODUCER: usize = 5_000;
+const JOBS_PER_PRODUCER: usize = 2_500;
 const BATCH: usize = 50;
 
 /// The bulk strings of a flat RESP reply (a bulk, or an array of bulks); empty for a null.
@@ -157,7 +157,7 @@ async fn consumers_that_come_and_go_lose_no_job() {
     // waits stay in the list, and none is handed to a consumer that already left.
     let server = common::start().await;
     let addr = server.addr;
-    let total = 2 * JOBS_PER_PRODUCER / 5;
+    let total = 2 * JOBS_PER_PRODUCER / 5; // 1000 single pushes
     let producer = tokio::spawn(async move {
         let mut c = RawClient::connect(addr).await;
         for i in 0..total {

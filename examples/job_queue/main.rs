@@ -48,9 +48,7 @@ async fn main() {
     let url = match url {
         Some(url) => url,
         None => {
-            let mut config = herald::Config::default();
-            config.bind = vec!["127.0.0.1".into()];
-            config.port = 0;
+            let config = herald::Config { bind: vec!["127.0.0.1".into()], port: 0, ..Default::default() };
             let server = herald::Server::bind(config).await.expect("bind");
             let addr = server.local_addr().expect("address");
             tokio::spawn(server.run());

@@ -26,7 +26,7 @@ pub async fn run(mut con: redis::aio::MultiplexedConnection, id: usize, stop: Ar
             .expect("BLMOVE");
         let Some(job) = job else { continue };
         taken += 1;
-        if id == 0 && taken % 97 == 0 {
+        if id == 0 && taken.is_multiple_of(97) {
             // Simulated crash: the job stays in our processing list, never acknowledged.
             crashes += 1;
             continue;
