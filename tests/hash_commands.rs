@@ -282,3 +282,62 @@ async fn hgetdel_returns_values_and_deletes_fields_as_redis_8_does() {
     assert_eq!(d.run(shared, &["HGETDEL", "h", "FIELDS", "1", "b"]).1, [ev('h', "hdel", "h"), ev('g', "del", "h")]);
     assert_eq!(d.run(shared, &["EXISTS", "h"]).0, Reply::Integer(0));
 }
+
+#[tokio::test]
+async fn field_expiry_commands_reply_per_field_as_redis_7_4_does() {
+    let server = common::start().await;
+    let mut c = server.raw().await;
+    c.call(&[b"HSET", b"h", b"a", b"1", b"b", b"2", b"c", b"3"]).await;
+    assert_eq!(c.call(&[b"HEXPIRE", b"h", b"100", b"FIELDS", b"2", b"a", b"zz"]).await, b"*2\r\n:1\r\n:-2\r\n");
+    assert_eq!(c.call(&[b"OBJECT", b"ENCODING", b"h"]).await, b"$10\r\nlistpackex\r\n");
+    assert_eq!(c.call(&[b"HEXPIRE", b"h", b"100", b"NX", b"FIELDS", b"1", b"a"]).await, b"*1\r\n:0\r\n");
+    assert_eq!(c.call(&[b"HEXPIRE", b"h", b"50", b"GT", b"FIELDS", b"2", b"a", b"b"]).await, b"*2\r\n:0\r\n:0\r\n");
+    assert_eq!(c.call(&[b"HEXPIRE", b"h", b"50", b"LT", b"FIELDS", b"2", b"a", b"b"]).await, b"*2\r\n:1\r\n:1\r\n");
+    assert_eq!(c.call(&[b"HTTL", b"h", b"FIELDS", b"3", b"a", b"c", b"zz"]).await, b"*3\r\n:50\r\n:-1\r\n:-2\r\n");
+    assert_eq!(c.call(&[b"HPEXPIREAT", b"h", b"70368744177663", b"FIELDS", b"1", b"c"]).await, b"*1\r\n:1\r\n");
+    assert_eq!(c.call(&[b"HPEXPIRETIME", b"h", b"FIELDS", b"1", b"c"]).await, b"*1\r\n:70368744177663\r\n");
+    assert_eq!(c.call(&[b"HEXPIRETIME", b"h", b"FIELDS", b"1", b"c"]).await, b"*1\r\n:70368744178\r\n");
+    assert_eq!(c.call(&[b"HPEXPIREAT", b"h", b"70368744177664", b"FIELDS", b"1", b"c"]).await, b"-ERR invalid expire time in 'hpexpireat' command\r\n");
+    assert_eq!(c.call(&[b"HPERSIST", b"h", b"FIELDS", b"3", b"a", b"c", b"zz"]).await, b"*3\r\n:1\r\n:1\r\n:-2\r\n");
+    assert_eq!(c.call(&[b"HPERSIST", b"h", b"FIELDS", b"1", b"a"]).await, b"*1\r\n:-1\r\n");
+    c.call(&[b"HEXPIRE", b"h", b"100", b"FIELDS", b"1", b"b"]).await;
+    c.call(&[b"HINCRBY", b"h", b"b", b"1"]).await;
+    assert_eq!(c.call(&[b"HTTL", b"h", b"FIELDS", b"1", b"b"]).await, b"*1\r\n:100\r\n", "HINCRBY keeps the field's TTL");
+    c.call(&[b"HSET", b"h", b"b", b"9"]).await;
+    assert_eq!(c.call(&[b"HTTL", b"h", b"FIELDS", b"1", b"b"]).await, b"*1\r\n:-1\r\n", "HSET clears it");
+    assert_eq!(c.call(&[b"HEXPIRE", b"nokey", b"100", b"FIELDS", b"2", b"a", b"b"]).await, b"*2\r\n:-2\r\n:-2\r\n");
+    assert_eq!(c.call(&[b"HEXPIRE", b"h", b"-1", b"FIELDS", b"1", b"a"]).await, b"-ERR invalid expire time, must be >= 0\r\n");
+    assert_eq!(c.call(&[b"HEXPIRE", b"h", b"100", b"FIELDS", b"0", b"a"]).await, b"-ERR Parameter `numFields` should be greater than 0\r\n");
+    assert_eq!(c.call(&[b"HTTL", b"h", b"FIELDS", b"x", b"a"]).await, b"-ERR Number of fields must be a positive integer\r\n");
+    assert_eq!(c.call(&[b"HEXPIRE", b"h", b"100", b"NX", b"XX", b"FIELDS", b"1", b"a"]).await, b"-ERR Mandatory argument FIELDS is missing or not at the right position\r\n");
+    assert_eq!(c.call(&[b"HEXPIRE", b"h", b"9223372036854775807", b"FIELDS", b"1", b"a"]).await, b"-ERR invalid expire time in 'hexpire' command\r\n");
+    c.call(&[b"SET", b"s", b"v"]).await;
+    assert_eq!(c.call(&[b"HEXPIRE", b"s", b"x", b"FIELDS", b"1", b"a"]).await, b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", "the type is checked first");
+}
+
+#[tokio::test]
+async fn field_expiry_raises_redis_events_and_expired_fields_vanish() {
+    let server = common::start().await;
+    let shared = &server.shared;
+    let mut d = Direct::new(shared);
+    d.run(shared, &["HSET", "h", "a", "1", "b", "2"]);
+    assert_eq!(d.run(shared, &["HEXPIRE", "h", "100", "FIELDS", "1", "a"]).1, [ev('h', "hexpire", "h")]);
+    assert_eq!(d.run(shared, &["HPERSIST", "h", "FIELDS", "1", "a"]).1, [ev('h', "hpersist", "h")]);
+    let (reply, events) = d.run(shared, &["HEXPIRE", "h", "0", "FIELDS", "1", "a"]);
+    assert_eq!(reply, Reply::Array(vec![Reply::Integer(2)]), "a time already past deletes the field");
+    assert_eq!(events, [ev('h', "hdel", "h")]);
+    d.run(shared, &["HPEXPIRE", "h", "1", "FIELDS", "1", "b"]);
+    // A real 1 ms TTL: poll until it has passed (bounded), then the next access reclaims it.
+    let mut gone = Vec::new();
+    for _ in 0..1000 {
+        let (reply, events) = d.run(shared, &["HGET", "h", "b"]);
+        if reply == Reply::Null {
+            gone = events;
+            break;
+        }
+        tokio::task::yield_now().await;
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(gone, [ev('h', "hexpired", "h"), ev('g', "del", "h")]);
+    assert_eq!(d.run(shared, &["EXISTS", "h"]).0, Reply::Integer(0));
+}

@@ -25,8 +25,22 @@ fn limits(ctx: &Ctx<'_>) -> HashLimits {
 }
 
 /// The hash under `key`: `Ok(None)` if missing, `WRONGTYPE` if it holds another type.
+/// Fields whose deadline passed are removed first (`hexpired`, and `del` if none remain).
 fn hash_mut<'a>(keyspace: &'a mut Keyspace, db: usize, key: &[u8]) -> Result<Option<&'a mut Hash>, Reply> {
     let now = keyspace.now_ms();
+    let (expired, empty) = match keyspace.db(db).get_value(key, now) {
+        Some(Value::Hash(hash)) => (hash.expire_fields(now), hash.is_empty()),
+        _ => (0, false),
+    };
+    if expired > 0 {
+        keyspace.notify(db, 'h', "hexpired", key);
+        if empty {
+            keyspace.db(db).remove(key);
+            keyspace.notify(db, 'g', "del", key);
+        } else {
+            keyspace.db(db).touch(key);
+        }
+    }
     match keyspace.db(db).get_value(key, now) {
         None => Ok(None),
         Some(Value::Hash(hash)) => Ok(Some(hash)),
@@ -176,7 +190,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         },
     };
     let Some(sum) = current.checked_add(increment) else { return Reply::error("ERR increment or decrement would overflow") };
-    hash.set(&args[2], itoa::Buffer::new().format(sum).as_bytes(), limits);
+    hash.update(&args[2], itoa::Buffer::new().format(sum).as_bytes(), limits);
     ctx.db().touch(&args[1]);
     ctx.notify('h', "hincrby", &args[1]);
     Reply::Integer(sum)
@@ -206,27 +220,10 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Err(IncrFloatError::NotFloat) => return errors::not_float(),
         Err(IncrFloatError::NanOrInfinity) => return Reply::error("ERR increment would produce NaN or Infinity"),
     };
-    hash.set(&args[2], &result, limits);
+    hash.update(&args[2], &result, limits);
     ctx.db().touch(&args[1]);
     ctx.notify('h', "hincrbyfloat", &args[1]);
     Reply::Bulk(result)
-}
-
-/// Reads HGETDEL's `FIELDS numfields field [field ...]` (from `args[2]`), with Redis 8's
-/// errors: the fields must be exactly the rest of the arguments.
-fn fields_block(args: &[Bytes]) -> Result<&[Bytes], Reply> {
-    if !args.get(2).is_some_and(|word| args::is(word, "fields")) {
-        return Err(Reply::error("ERR Mandatory argument FIELDS is missing or not at the right position"));
-    }
-    let numfields = match args.get(3).and_then(|n| parse_i64(n)) {
-        Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
-        _ => return Err(Reply::error("ERR Number of fields must be a positive integer")),
-    };
-    let fields = args.get(4..).unwrap_or_default();
-    if fields.len() != numfields {
-        return Err(Reply::error("ERR The `numfields` parameter must match the number of arguments"));
-    }
-    Ok(fields)
 }
 
 /// `HGETDEL key FIELDS numfields field [field ...]` (Redis 8.0): replies each field's value
@@ -241,7 +238,7 @@ fn hgetdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Err(e) => return e,
         Ok(found) => found,
     };
-    let fields = match fields_block(args) {
+    let fields = match fields_at(args, 2, "ERR Number of fields must be a positive integer") {
         Ok(fields) => fields,
         Err(e) => return e,
     };
@@ -261,6 +258,257 @@ fn hgetdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         after_removal(ctx, &args[1], empty);
     }
     Reply::Array(values)
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-field expiry (Redis 7.4)
+// ---------------------------------------------------------------------------------------
+
+/// Redis's largest field deadline, in ms (`HFE_MAX_ABS_TIME_MSEC`: 2^48 - 1 shifted right
+/// by 2), inclusive.
+const FIELD_EXPIRE_MAX_MS: u64 = ((1 << 48) - 1) >> 2;
+
+/// Reads `FIELDS numfields field ...` starting at `args[at]`, with the numfields error text
+/// the command uses.
+fn fields_at<'a>(args: &'a [Bytes], at: usize, numfields_error: &'static str) -> Result<&'a [Bytes], Reply> {
+    if !args.get(at).is_some_and(|word| args::is(word, "fields")) {
+        return Err(Reply::error("ERR Mandatory argument FIELDS is missing or not at the right position"));
+    }
+    let numfields = match args.get(at + 1).and_then(|n| parse_i64(n)) {
+        Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+        _ => return Err(Reply::error(numfields_error)),
+    };
+    let fields = args.get(at + 2..).unwrap_or_default();
+    if fields.len() != numfields {
+        return Err(Reply::error("ERR The `numfields` parameter must match the number of arguments"));
+    }
+    Ok(fields)
+}
+
+/// HEXPIRE's NX / XX / GT / LT.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FieldCondition {
+    Always,
+    Nx,
+    Xx,
+    Gt,
+    Lt,
+}
+
+impl FieldCondition {
+    /// Whether a field with deadline `current` (None: persistent) may get `new`.
+    fn allows(self, current: Option<u64>, new: u64) -> bool {
+        match self {
+            FieldCondition::Always => true,
+            FieldCondition::Nx => current.is_none(),
+            FieldCondition::Xx => current.is_some(),
+            FieldCondition::Gt => current.is_some_and(|c| new > c),
+            FieldCondition::Lt => current.is_none_or(|c| new < c),
+        }
+    }
+}
+
+/// HEXPIRE, HPEXPIRE, HEXPIREAT and HPEXPIREAT: `unit_ms` is 1000 for seconds, `absolute`
+/// for the `AT` forms.
+fn field_expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: u64, absolute: bool, name: &str) -> Reply {
+    let db = ctx.client.db;
+    if let Err(e) = hash_mut(ctx.keyspace, db, &args[1]) {
+        return e;
+    }
+    let Some(time) = parse_i64(&args[2]) else { return errors::not_integer() };
+    if time < 0 {
+        return Reply::error("ERR invalid expire time, must be >= 0");
+    }
+    let invalid = || Reply::error(format!("ERR invalid expire time in '{name}' command"));
+    let now = ctx.now_ms();
+    let Some(mut deadline) = u64::try_from(time).ok().and_then(|t| t.checked_mul(unit_ms)) else { return invalid() };
+    if !absolute {
+        deadline = match deadline.checked_add(now) {
+            Some(d) => d,
+            None => return invalid(),
+        };
+    }
+    if deadline > FIELD_EXPIRE_MAX_MS {
+        return invalid();
+    }
+    let (condition, fields_index) = match args.get(3) {
+        Some(word) if args::is(word, "nx") => (FieldCondition::Nx, 4),
+        Some(word) if args::is(word, "xx") => (FieldCondition::Xx, 4),
+        Some(word) if args::is(word, "gt") => (FieldCondition::Gt, 4),
+        Some(word) if args::is(word, "lt") => (FieldCondition::Lt, 4),
+        _ => (FieldCondition::Always, 3),
+    };
+    let fields = match fields_at(args, fields_index, "ERR Parameter `numFields` should be greater than 0") {
+        Ok(fields) => fields,
+        Err(e) => return e,
+    };
+    let Ok(Some(hash)) = hash_mut(ctx.keyspace, db, &args[1]) else {
+        return Reply::Array(fields.iter().map(|_| Reply::Integer(-2)).collect());
+    };
+    let (mut set, mut deleted) = (0, 0);
+    let mut replies = Vec::with_capacity(fields.len());
+    for field in fields {
+        if !hash.contains(field) {
+            replies.push(Reply::Integer(-2));
+        } else if !condition.allows(hash.field_expiry(field), deadline) {
+            replies.push(Reply::Integer(0));
+        } else if deadline <= now {
+            hash.remove(field);
+            deleted += 1;
+            replies.push(Reply::Integer(2));
+        } else {
+            hash.set_field_expiry(field, Some(deadline));
+            set += 1;
+            replies.push(Reply::Integer(1));
+        }
+    }
+    let empty = hash.is_empty();
+    if set > 0 {
+        ctx.notify('h', "hexpire", &args[1]);
+    }
+    if deleted > 0 {
+        ctx.notify('h', "hdel", &args[1]);
+    }
+    if set > 0 || deleted > 0 {
+        after_removal(ctx, &args[1], empty);
+    }
+    Reply::Array(replies)
+}
+
+/// `HEXPIRE key seconds [NX|XX|GT|LT] FIELDS numfields field [field ...]`: gives fields a
+/// time to live. Per field: -2 no such field, 0 condition not met, 1 set, 2 deleted (a time
+/// already past). Raises `hexpire` (and `hdel`/`del` for deletions).
+/// Errors: `WRONGTYPE` (checked first), `ERR value is not an integer or out of range`,
+/// `ERR invalid expire time, must be >= 0`, `ERR invalid expire time in 'hexpire' command`,
+/// `ERR Mandatory argument FIELDS is missing or not at the right position`,
+/// ``ERR Parameter `numFields` should be greater than 0``,
+/// ``ERR The `numfields` parameter must match the number of arguments``.
+fn hexpire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    field_expire_generic(ctx, args, 1000, false, "hexpire")
+}
+
+/// `HPEXPIRE key milliseconds [NX|XX|GT|LT] FIELDS numfields field [field ...]`: HEXPIRE in
+/// milliseconds. Errors: as HEXPIRE.
+fn hpexpire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    field_expire_generic(ctx, args, 1, false, "hpexpire")
+}
+
+/// `HEXPIREAT key unix-time-seconds [NX|XX|GT|LT] FIELDS numfields field [field ...]`:
+/// HEXPIRE with an absolute time. Errors: as HEXPIRE.
+fn hexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    field_expire_generic(ctx, args, 1000, true, "hexpireat")
+}
+
+/// `HPEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT] FIELDS numfields field [field ...]`:
+/// HEXPIREAT in milliseconds. Errors: as HEXPIRE.
+fn hpexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    field_expire_generic(ctx, args, 1, true, "hpexpireat")
+}
+
+/// What HTTL and friends report for a field with a deadline.
+#[derive(Clone, Copy)]
+enum FieldTtlQuery {
+    Ttl,
+    Pttl,
+    ExpireTime,
+    PexpireTime,
+}
+
+fn field_ttl_generic(ctx: &mut Ctx<'_>, args: &[Bytes], query: FieldTtlQuery) -> Reply {
+    let db = ctx.client.db;
+    let now = ctx.now_ms();
+    if let Err(e) = hash_mut(ctx.keyspace, db, &args[1]) {
+        return e;
+    }
+    let fields = match fields_at(args, 2, "ERR Number of fields must be a positive integer") {
+        Ok(fields) => fields,
+        Err(e) => return e,
+    };
+    let Ok(Some(hash)) = hash_mut(ctx.keyspace, db, &args[1]) else {
+        return Reply::Array(fields.iter().map(|_| Reply::Integer(-2)).collect());
+    };
+    let replies = fields
+        .iter()
+        .map(|field| {
+            if !hash.contains(field) {
+                return Reply::Integer(-2);
+            }
+            let Some(deadline) = hash.field_expiry(field) else { return Reply::Integer(-1) };
+            let left = deadline.saturating_sub(now);
+            let value = match query {
+                FieldTtlQuery::Ttl => left.div_ceil(1000),
+                FieldTtlQuery::Pttl => left,
+                FieldTtlQuery::ExpireTime => deadline.div_ceil(1000),
+                FieldTtlQuery::PexpireTime => deadline,
+            };
+            Reply::Integer(i64::try_from(value).unwrap_or(i64::MAX))
+        })
+        .collect();
+    Reply::Array(replies)
+}
+
+/// `HTTL key FIELDS numfields field [field ...]`: each field's remaining time to live in
+/// seconds; -1 without one, -2 for a missing field or key.
+/// Errors: `WRONGTYPE` (checked first), `ERR Mandatory argument FIELDS is missing or not at
+/// the right position`, `ERR Number of fields must be a positive integer`,
+/// ``ERR The `numfields` parameter must match the number of arguments``.
+fn httl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    field_ttl_generic(ctx, args, FieldTtlQuery::Ttl)
+}
+
+/// `HPTTL key FIELDS numfields field [field ...]`: HTTL in milliseconds. Errors: as HTTL.
+fn hpttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    field_ttl_generic(ctx, args, FieldTtlQuery::Pttl)
+}
+
+/// `HEXPIRETIME key FIELDS numfields field [field ...]`: each field's deadline as a Unix
+/// time in seconds. Errors: as HTTL.
+fn hexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    field_ttl_generic(ctx, args, FieldTtlQuery::ExpireTime)
+}
+
+/// `HPEXPIRETIME key FIELDS numfields field [field ...]`: HEXPIRETIME in milliseconds.
+/// Errors: as HTTL.
+fn hpexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    field_ttl_generic(ctx, args, FieldTtlQuery::PexpireTime)
+}
+
+/// `HPERSIST key FIELDS numfields field [field ...]`: removes fields' deadlines. Per field:
+/// 1 removed, -1 had none, -2 no such field. Raises `hpersist`. Errors: as HTTL.
+fn hpersist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.client.db;
+    let found = match hash_mut(ctx.keyspace, db, &args[1]) {
+        Err(e) => return e,
+        Ok(found) => found.is_some(),
+    };
+    let fields = match fields_at(args, 2, "ERR Number of fields must be a positive integer") {
+        Ok(fields) => fields,
+        Err(e) => return e,
+    };
+    let hash = match hash_mut(ctx.keyspace, db, &args[1]) {
+        Ok(Some(hash)) if found => hash,
+        _ => return Reply::Array(fields.iter().map(|_| Reply::Integer(-2)).collect()),
+    };
+    let mut persisted = 0;
+    let replies = fields
+        .iter()
+        .map(|field| {
+            if !hash.contains(field) {
+                Reply::Integer(-2)
+            } else if hash.field_expiry(field).is_none() {
+                Reply::Integer(-1)
+            } else {
+                hash.set_field_expiry(field, None);
+                persisted += 1;
+                Reply::Integer(1)
+            }
+        })
+        .collect();
+    if persisted > 0 {
+        ctx.db().touch(&args[1]);
+        ctx.notify('h', "hpersist", &args[1]);
+    }
+    Reply::Array(replies)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -456,6 +704,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hgetall", 2, &["readonly"], (1, 1, 1), "hash", "Returns all fields and values in a hash.", hgetall).since("2.0.0"),
     CommandSpec::new("hdel", -3, &["write", "fast"], (1, 1, 1), "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hdel).since("2.0.0"),
     CommandSpec::new("hgetdel", -5, &["write", "fast"], (1, 1, 1), "hash", "Returns the value of a field and deletes it from the hash.", hgetdel).since("8.0.0"),
+    CommandSpec::new("hexpire", -6, &["write", "denyoom", "fast"], (1, 1, 1), "hash", "Set expiry for hash field using relative time to expire (seconds)", hexpire).since("7.4.0"),
+    CommandSpec::new("hpexpire", -6, &["write", "denyoom", "fast"], (1, 1, 1), "hash", "Set expiry for hash field using relative time to expire (milliseconds)", hpexpire).since("7.4.0"),
+    CommandSpec::new("hexpireat", -6, &["write", "denyoom", "fast"], (1, 1, 1), "hash", "Set expiry for hash field using an absolute Unix timestamp (seconds)", hexpireat).since("7.4.0"),
+    CommandSpec::new("hpexpireat", -6, &["write", "denyoom", "fast"], (1, 1, 1), "hash", "Set expiry for hash field using an absolute Unix timestamp (milliseconds)", hpexpireat).since("7.4.0"),
+    CommandSpec::new("httl", -5, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the TTL in seconds of a hash field.", httl).since("7.4.0"),
+    CommandSpec::new("hpttl", -5, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the TTL in milliseconds of a hash field.", hpttl).since("7.4.0"),
+    CommandSpec::new("hexpiretime", -5, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the expiration time of a hash field as a Unix timestamp, in seconds.", hexpiretime).since("7.4.0"),
+    CommandSpec::new("hpexpiretime", -5, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the expiration time of a hash field as a Unix timestamp, in msec.", hpexpiretime).since("7.4.0"),
+    CommandSpec::new("hpersist", -5, &["write", "fast"], (1, 1, 1), "hash", "Removes the expiration time for each specified field", hpersist).since("7.4.0"),
     CommandSpec::new("hlen", 2, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the number of fields in a hash.", hlen).since("2.0.0"),
     CommandSpec::new("hstrlen", 3, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the length of the value of a field.", hstrlen).since("3.2.0"),
     CommandSpec::new("hexists", 3, &["readonly", "fast"], (1, 1, 1), "hash", "Determines whether a field exists in a hash.", hexists).since("2.0.0"),

@@ -19,7 +19,7 @@
 //! close to but not exactly uniform.
 
 use bytes::Bytes;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// When a compact hash turns into a table (`hash-max-listpack-*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,15 +304,25 @@ enum Repr {
     Table(Table<Bytes>),
 }
 
+/// Per-field deadlines (HEXPIRE and friends), indexed both ways.
+#[derive(Debug, Clone, Default)]
+struct FieldTtls {
+    by_field: HashMap<Bytes, u64>,
+    by_deadline: BTreeSet<(u64, Bytes)>,
+}
+
 /// A hash value (see the module docs for its two forms).
 #[derive(Debug, Clone)]
 pub struct Hash {
     repr: Repr,
+    /// Field deadlines in Unix ms; `Some` once any field was given one (Redis's `listpackex`
+    /// encoding stays even when the deadlines are gone).
+    ttls: Option<Box<FieldTtls>>,
 }
 
 impl Default for Hash {
     fn default() -> Self {
-        Hash { repr: Repr::Packed(Packed::default()) }
+        Hash { repr: Repr::Packed(Packed::default()), ttls: None }
     }
 }
 
@@ -349,9 +359,47 @@ impl Hash {
     /// The name `OBJECT ENCODING` reports.
     pub fn encoding(&self) -> &'static str {
         match &self.repr {
+            Repr::Packed(_) if self.ttls.is_some() => "listpackex",
             Repr::Packed(_) => "listpack",
             Repr::Table(_) => "hashtable",
         }
+    }
+
+    /// The deadline of `field` in Unix ms, if it has one.
+    pub fn field_expiry(&self, field: &[u8]) -> Option<u64> {
+        self.ttls.as_ref()?.by_field.get(field).copied()
+    }
+
+    /// Sets (or with `None` clears) the deadline of an existing `field`.
+    pub fn set_field_expiry(&mut self, field: &[u8], deadline: Option<u64>) {
+        if deadline.is_none() && self.ttls.is_none() {
+            return;
+        }
+        let ttls = self.ttls.get_or_insert_with(Box::default);
+        let owned = Bytes::copy_from_slice(field);
+        if let Some(old) = ttls.by_field.remove(field) {
+            ttls.by_deadline.remove(&(old, owned.clone()));
+        }
+        if let Some(deadline) = deadline {
+            ttls.by_field.insert(owned.clone(), deadline);
+            ttls.by_deadline.insert((deadline, owned));
+        }
+    }
+
+    /// Removes every field whose deadline is at or before `now_ms`; returns how many.
+    pub fn expire_fields(&mut self, now_ms: u64) -> usize {
+        let mut due = Vec::new();
+        if let Some(ttls) = self.ttls.as_mut() {
+            while let Some((deadline, field)) = ttls.by_deadline.first().cloned() {
+                if deadline > now_ms {
+                    break;
+                }
+                ttls.by_deadline.remove(&(deadline, field.clone()));
+                ttls.by_field.remove(&field);
+                due.push(field);
+            }
+        }
+        due.iter().filter(|field| self.remove(field)).count()
     }
 
     /// Bytes of storage held, for memory reports.
@@ -423,11 +471,25 @@ impl Hash {
         if matches!(self.repr, Repr::Packed(_)) && self.len() > limits.max_entries {
             self.convert_to_table();
         }
+        self.set_field_expiry(field, None);
+        new
+    }
+
+    /// Sets `field` to `value` keeping any deadline it has (HINCRBY, HINCRBYFLOAT).
+    pub fn update(&mut self, field: &[u8], value: &[u8], limits: HashLimits) -> bool {
+        let deadline = self.field_expiry(field);
+        let new = self.set(field, value, limits);
+        if deadline.is_some() {
+            self.set_field_expiry(field, deadline);
+        }
         new
     }
 
     /// Removes `field`. Returns whether it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
+        if self.ttls.as_ref().is_some_and(|t| t.by_field.contains_key(field)) {
+            self.set_field_expiry(field, None);
+        }
         match &mut self.repr {
             Repr::Packed(p) => match packed_find(p, field) {
                 Some((start, found)) => {
@@ -617,5 +679,27 @@ mod tests {
         assert_eq!(fields.len(), 5);
         assert_eq!(hash.random_pairs_with_repeats(50).len(), 50);
         assert!(hash.random_pairs_with_repeats(50).iter().all(|(f, _)| hash.contains(f)));
+    }
+
+    #[test]
+    fn field_deadlines_expire_in_order_and_go_with_their_field() {
+        let mut hash = Hash::new();
+        for f in ["a", "b", "c"] {
+            hash.set(f.as_bytes(), b"v", LIMITS);
+        }
+        hash.set_field_expiry(b"a", Some(100));
+        hash.set_field_expiry(b"b", Some(200));
+        assert_eq!(hash.encoding(), "listpackex");
+        assert_eq!(hash.expire_fields(99), 0);
+        assert_eq!(hash.expire_fields(150), 1);
+        assert!(!hash.contains(b"a"));
+        hash.set(b"b", b"new", LIMITS);
+        assert_eq!(hash.field_expiry(b"b"), None, "a plain set clears the deadline");
+        hash.set_field_expiry(b"c", Some(300));
+        hash.update(b"c", b"2", LIMITS);
+        assert_eq!(hash.field_expiry(b"c"), Some(300), "update keeps it");
+        hash.remove(b"c");
+        assert_eq!(hash.expire_fields(1000), 0);
+        assert_eq!(hash.len(), 1);
     }
 }
