@@ -2,7 +2,8 @@
 
 use super::Value;
 use bytes::Bytes;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use super::segmented::SegmentedMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -92,7 +93,7 @@ pub type WatchFlag = Arc<AtomicBool>;
 #[derive(Debug, Default)]
 pub struct Db {
     /// Entries by key hash (see the module docs for why ordered).
-    buckets: BTreeMap<u64, Bucket>,
+    buckets: SegmentedMap<Bucket>,
     /// `(deadline ms, key)` for every key with a TTL.
     deadlines: BTreeSet<(u64, Bytes)>,
     len: usize,
@@ -129,11 +130,15 @@ impl Db {
     }
 
     fn raw_get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.buckets.get_mut(&key_hash(key))?.find_mut(key)
+        self.buckets.get_mut(key_hash(key))?.find_mut(key)
     }
 
     /// Removes `key` if its deadline has passed. Returns whether it did.
     fn expire_if_due(&mut self, key: &[u8], now_ms: u64) -> bool {
+        // Most databases hold no key with a TTL: skip the lookup entirely.
+        if self.deadlines.is_empty() {
+            return false;
+        }
         let due = matches!(self.raw_get_mut(key), Some(Entry { expires_at: Some(t), .. }) if *t <= now_ms);
         if due {
             self.remove(key);
@@ -177,15 +182,24 @@ impl Db {
 
     /// Stores a whole entry (RENAME, MOVE and COPY keep the deadline and metadata).
     pub fn insert_entry(&mut self, key: Bytes, entry: Entry) {
-        self.remove(&key);
         if let Some(deadline) = entry.expires_at {
             self.deadlines.insert((deadline, key.clone()));
         }
         self.touch(&key);
         self.signal_ready(&key);
-        self.len += 1;
         let hash = key_hash(&key);
-        match self.buckets.remove(&hash) {
+        // Overwriting a key (the common SET) replaces the entry in place: one index walk.
+        if let Some(slot) = self.buckets.get_mut(hash).and_then(|bucket| bucket.find_mut(&key)) {
+            let old = std::mem::replace(slot, entry);
+            if let Some(deadline) = old.expires_at {
+                if slot.expires_at != Some(deadline) {
+                    self.deadlines.remove(&(deadline, key));
+                }
+            }
+            return;
+        }
+        self.len += 1;
+        match self.buckets.remove(hash) {
             None => {
                 self.buckets.insert(hash, Bucket::One(key, entry));
             }
@@ -208,7 +222,10 @@ impl Db {
     /// Removes `key`, live or expired. Returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let hash = key_hash(key);
-        let removed = match self.buckets.remove(&hash)? {
+        if self.buckets.get_mut(hash)?.find_mut(key).is_none() {
+            return None;
+        }
+        let removed = match self.buckets.remove(hash)? {
             Bucket::One(k, e) if k.as_ref() == key => Some((k, e)),
             one @ Bucket::One(..) => {
                 self.buckets.insert(hash, one);
@@ -364,7 +381,7 @@ impl Db {
         let mut keys = Vec::new();
         let mut next = 0;
         let mut expired = Vec::new();
-        for (visited, (&hash, bucket)) in self.buckets.range(cursor..).enumerate() {
+        for (visited, (&hash, bucket)) in self.buckets.range_from(cursor).enumerate() {
             if keys.len() >= want || visited >= max_visits {
                 next = hash;
                 break;
@@ -395,8 +412,8 @@ impl Db {
     pub fn keys_matching(&self, pattern: &[u8], now_ms: u64) -> Vec<Bytes> {
         let everything = pattern == b"*";
         self.buckets
-            .values()
-            .flat_map(Bucket::iter)
+            .iter()
+            .flat_map(|(_, bucket)| bucket.iter())
             .filter(|(_, entry)| entry.expires_at.is_none_or(|t| t > now_ms))
             .filter(|(key, _)| everything || crate::glob::matches(pattern, key))
             .map(|(key, _)| key.clone())
@@ -407,7 +424,7 @@ impl Db {
     fn any_key_near_random_position(&self) -> Option<Bytes> {
         let start: u64 = rand::random();
         self.buckets
-            .range(start..)
+            .range_from(start)
             .next()
             .or_else(|| self.buckets.iter().next())
             .and_then(|(_, bucket)| bucket.iter().next().map(|(k, _)| k.clone()))
