@@ -10,6 +10,7 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod geo;
 pub mod hash;
 pub mod info;
 pub mod keys;
@@ -208,6 +209,7 @@ fn all_tables() -> impl Iterator<Item = &'static CommandSpec> {
         command::COMMANDS,
         config::COMMANDS,
         connection::COMMANDS,
+        geo::COMMANDS,
         hash::COMMANDS,
         info::COMMANDS,
         keys::COMMANDS,
