@@ -341,3 +341,26 @@ async fn field_expiry_raises_redis_events_and_expired_fields_vanish() {
     assert_eq!(gone, [ev('h', "hexpired", "h"), ev('g', "del", "h")]);
     assert_eq!(d.run(shared, &["EXISTS", "h"]).0, Reply::Integer(0));
 }
+
+#[tokio::test]
+async fn hgetex_reads_fields_and_sets_or_clears_their_ttl_as_redis_8_does() {
+    let server = common::start().await;
+    let mut c = server.raw().await;
+    c.call(&[b"HSET", b"g", b"a", b"1", b"b", b"2"]).await;
+    assert_eq!(c.call(&[b"HGETEX", b"g", b"EX", b"100", b"FIELDS", b"2", b"a", b"zz"]).await, b"*2\r\n$1\r\n1\r\n$-1\r\n");
+    assert_eq!(c.call(&[b"HTTL", b"g", b"FIELDS", b"1", b"a"]).await, b"*1\r\n:100\r\n");
+    assert_eq!(c.call(&[b"HGETEX", b"g", b"PERSIST", b"FIELDS", b"1", b"a"]).await, b"*1\r\n$1\r\n1\r\n");
+    assert_eq!(c.call(&[b"HTTL", b"g", b"FIELDS", b"1", b"a"]).await, b"*1\r\n:-1\r\n");
+    assert_eq!(c.call(&[b"HGETEX", b"g", b"EX", b"10", b"PX", b"10", b"FIELDS", b"1", b"b"]).await, b"-ERR Mandatory argument FIELDS is missing or not at the right position\r\n");
+    assert_eq!(c.call(&[b"HGETEX", b"g", b"EX", b"10", b"FIELDS"]).await, b"-ERR wrong number of arguments for 'hgetex' command\r\n");
+    assert_eq!(c.call(&[b"HGETEX", b"nokey", b"EX", b"10", b"FIELDS", b"1", b"b"]).await, b"*1\r\n$-1\r\n");
+
+    let shared = &server.shared;
+    let mut d = Direct::new(shared);
+    assert_eq!(d.run(shared, &["HGETEX", "g", "EX", "5", "FIELDS", "1", "b"]).1, [ev('h', "hexpire", "g")]);
+    assert_eq!(d.run(shared, &["HGETEX", "g", "PERSIST", "FIELDS", "1", "b"]).1, [ev('h', "hpersist", "g")]);
+    assert_eq!(d.run(shared, &["HGETEX", "g", "PERSIST", "FIELDS", "1", "b"]).1, []);
+    let (reply, events) = d.run(shared, &["HGETEX", "g", "PX", "0", "FIELDS", "2", "a", "b"]);
+    assert_eq!(reply, Reply::Array(vec![Reply::Bulk(Bytes::from("1")), Reply::Bulk(Bytes::from("2"))]));
+    assert_eq!(events, [ev('h', "hdel", "g"), ev('g', "del", "g")]);
+}

@@ -285,6 +285,103 @@ fn fields_at<'a>(args: &'a [Bytes], at: usize, numfields_error: &'static str) ->
     Ok(fields)
 }
 
+/// Reads a field expiry time argument into a deadline in Unix ms, with Redis's errors.
+fn field_deadline(arg: &[u8], unit_ms: u64, absolute: bool, now: u64, name: &str) -> Result<u64, Reply> {
+    let time = parse_i64(arg).ok_or_else(errors::not_integer)?;
+    if time < 0 {
+        return Err(Reply::error("ERR invalid expire time, must be >= 0"));
+    }
+    let invalid = || Reply::error(format!("ERR invalid expire time in '{name}' command"));
+    let mut deadline = u64::try_from(time).ok().and_then(|t| t.checked_mul(unit_ms)).ok_or_else(invalid)?;
+    if !absolute {
+        deadline = deadline.checked_add(now).ok_or_else(invalid)?;
+    }
+    if deadline > FIELD_EXPIRE_MAX_MS {
+        return Err(invalid());
+    }
+    Ok(deadline)
+}
+
+/// `HGETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
+/// PXAT unix-time-milliseconds | PERSIST] FIELDS numfields field [field ...]` (Redis 8.0):
+/// each field's value (null if missing), setting or clearing the fields' time to live; a time
+/// already past deletes them. Raises `hexpire`, `hpersist` or `hdel` (and `del`).
+/// Errors: `WRONGTYPE` (checked first), the time errors of HEXPIRE, `ERR Mandatory argument
+/// FIELDS is missing or not at the right position`, `ERR Number of fields must be a positive
+/// integer`, ``ERR The `numfields` parameter must match the number of arguments``.
+fn hgetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let db = ctx.client.db;
+    if let Err(e) = hash_mut(ctx.keyspace, db, &args[1]) {
+        return e;
+    }
+    let now = ctx.now_ms();
+    // None: leave TTLs alone; Some(None): PERSIST; Some(Some(deadline)): set.
+    let mut change: Option<Option<u64>> = None;
+    let mut at = 2;
+    let units = [("ex", 1000, false), ("px", 1, false), ("exat", 1000, true), ("pxat", 1, true)];
+    if let Some(word) = args.get(2) {
+        if let Some(&(_, unit_ms, absolute)) = units.iter().find(|(name, _, _)| args::is(word, name)) {
+            let Some(time) = args.get(3) else { return Reply::error("ERR Mandatory argument FIELDS is missing or not at the right position") };
+            match field_deadline(time, unit_ms, absolute, now, "hgetex") {
+                Ok(deadline) => change = Some(Some(deadline)),
+                Err(e) => return e,
+            }
+            at = 4;
+        } else if args::is(word, "persist") {
+            change = Some(None);
+            at = 3;
+        }
+    }
+    if args.get(at).is_some_and(|word| args::is(word, "fields")) && args.len() <= at + 1 {
+        return Reply::error("ERR wrong number of arguments for 'hgetex' command");
+    }
+    let fields = match fields_at(args, at, "ERR Number of fields must be a positive integer") {
+        Ok(fields) => fields,
+        Err(e) => return e,
+    };
+    let Ok(Some(hash)) = hash_mut(ctx.keyspace, db, &args[1]) else {
+        return Reply::Array(fields.iter().map(|_| Reply::Null).collect());
+    };
+    let (mut expiring, mut persisted, mut deleted) = (0, 0, 0);
+    let mut values = Vec::with_capacity(fields.len());
+    for field in fields {
+        let value = hash.get(field);
+        if value.is_some() {
+            match change {
+                None => {}
+                Some(None) if hash.field_expiry(field).is_some() => {
+                    hash.set_field_expiry(field, None);
+                    persisted += 1;
+                }
+                Some(None) => {}
+                Some(Some(deadline)) if deadline <= now => {
+                    hash.remove(field);
+                    deleted += 1;
+                }
+                Some(Some(deadline)) => {
+                    hash.set_field_expiry(field, Some(deadline));
+                    expiring += 1;
+                }
+            }
+        }
+        values.push(Reply::bulk_or_null(value));
+    }
+    let empty = hash.is_empty();
+    if expiring > 0 {
+        ctx.notify('h', "hexpire", &args[1]);
+    }
+    if persisted > 0 {
+        ctx.notify('h', "hpersist", &args[1]);
+    }
+    if deleted > 0 {
+        ctx.notify('h', "hdel", &args[1]);
+    }
+    if expiring + persisted + deleted > 0 {
+        after_removal(ctx, &args[1], empty);
+    }
+    Reply::Array(values)
+}
+
 /// HEXPIRE's NX / XX / GT / LT.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum FieldCondition {
@@ -315,22 +412,11 @@ fn field_expire_generic(ctx: &mut Ctx<'_>, args: &[Bytes], unit_ms: u64, absolut
     if let Err(e) = hash_mut(ctx.keyspace, db, &args[1]) {
         return e;
     }
-    let Some(time) = parse_i64(&args[2]) else { return errors::not_integer() };
-    if time < 0 {
-        return Reply::error("ERR invalid expire time, must be >= 0");
-    }
-    let invalid = || Reply::error(format!("ERR invalid expire time in '{name}' command"));
     let now = ctx.now_ms();
-    let Some(mut deadline) = u64::try_from(time).ok().and_then(|t| t.checked_mul(unit_ms)) else { return invalid() };
-    if !absolute {
-        deadline = match deadline.checked_add(now) {
-            Some(d) => d,
-            None => return invalid(),
-        };
-    }
-    if deadline > FIELD_EXPIRE_MAX_MS {
-        return invalid();
-    }
+    let deadline = match field_deadline(&args[2], unit_ms, absolute, now, name) {
+        Ok(deadline) => deadline,
+        Err(e) => return e,
+    };
     let (condition, fields_index) = match args.get(3) {
         Some(word) if args::is(word, "nx") => (FieldCondition::Nx, 4),
         Some(word) if args::is(word, "xx") => (FieldCondition::Xx, 4),
@@ -713,6 +799,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hexpiretime", -5, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the expiration time of a hash field as a Unix timestamp, in seconds.", hexpiretime).since("7.4.0"),
     CommandSpec::new("hpexpiretime", -5, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the expiration time of a hash field as a Unix timestamp, in msec.", hpexpiretime).since("7.4.0"),
     CommandSpec::new("hpersist", -5, &["write", "fast"], (1, 1, 1), "hash", "Removes the expiration time for each specified field", hpersist).since("7.4.0"),
+    CommandSpec::new("hgetex", -5, &["write", "fast"], (1, 1, 1), "hash", "Get the value of one or more fields of a given hash key, and optionally set their expiration.", hgetex).since("8.0.0"),
     CommandSpec::new("hlen", 2, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the number of fields in a hash.", hlen).since("2.0.0"),
     CommandSpec::new("hstrlen", 3, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the length of the value of a field.", hstrlen).since("3.2.0"),
     CommandSpec::new("hexists", 3, &["readonly", "fast"], (1, 1, 1), "hash", "Determines whether a field exists in a hash.", hexists).since("2.0.0"),
