@@ -364,3 +364,32 @@ async fn hgetex_reads_fields_and_sets_or_clears_their_ttl_as_redis_8_does() {
     assert_eq!(reply, Reply::Array(vec![Reply::Bulk(Bytes::from("1")), Reply::Bulk(Bytes::from("2"))]));
     assert_eq!(events, [ev('h', "hdel", "g"), ev('g', "del", "g")]);
 }
+
+#[tokio::test]
+async fn hsetex_sets_fields_with_conditions_and_ttls_as_redis_8_does() {
+    let server = common::start().await;
+    let mut c = server.raw().await;
+    assert_eq!(c.call(&[b"HSETEX", b"k", b"EX", b"100", b"FIELDS", b"2", b"a", b"1", b"b", b"2"]).await, b":1\r\n");
+    assert_eq!(c.call(&[b"HTTL", b"k", b"FIELDS", b"2", b"a", b"b"]).await, b"*2\r\n:100\r\n:100\r\n");
+    assert_eq!(c.call(&[b"HSETEX", b"k", b"KEEPTTL", b"FIELDS", b"1", b"a", b"5"]).await, b":1\r\n");
+    assert_eq!(c.call(&[b"HTTL", b"k", b"FIELDS", b"1", b"a"]).await, b"*1\r\n:100\r\n");
+    assert_eq!(c.call(&[b"HSETEX", b"k", b"FIELDS", b"1", b"a", b"6"]).await, b":1\r\n");
+    assert_eq!(c.call(&[b"HTTL", b"k", b"FIELDS", b"1", b"a"]).await, b"*1\r\n:-1\r\n", "without KEEPTTL the TTL goes");
+    assert_eq!(c.call(&[b"HSETEX", b"k", b"FNX", b"FIELDS", b"2", b"a", b"1", b"c", b"3"]).await, b":0\r\n");
+    assert_eq!(c.call(&[b"HSETEX", b"k", b"FXX", b"FIELDS", b"2", b"a", b"1", b"d", b"3"]).await, b":0\r\n");
+    assert_eq!(c.call(&[b"HEXISTS", b"k", b"d"]).await, b":0\r\n");
+    assert_eq!(c.call(&[b"HSETEX", b"nokey", b"FXX", b"FIELDS", b"1", b"a", b"1"]).await, b":0\r\n");
+    assert_eq!(c.call(&[b"EXISTS", b"nokey"]).await, b":0\r\n");
+    assert_eq!(c.call(&[b"HSETEX", b"k", b"FNX", b"FXX", b"FIELDS", b"1", b"a", b"9"]).await, b"-ERR Only one of FXX or FNX arguments can be specified\r\n");
+    assert_eq!(c.call(&[b"HSETEX", b"k", b"EX", b"1", b"KEEPTTL", b"FIELDS", b"1", b"a", b"9"]).await, b"-ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified\r\n");
+    assert_eq!(c.call(&[b"HSETEX", b"k", b"FIELDS", b"0", b"a", b"1"]).await, b"-ERR invalid number of fields\r\n");
+    assert_eq!(c.call(&[b"HSETEX", b"k", b"FIELDS", b"2", b"a", b"1"]).await, b"-ERR wrong number of arguments for 'hsetex' command\r\n");
+    assert_eq!(c.call(&[b"HSETEX", b"k", b"FOO", b"FIELDS", b"1", b"a", b"1"]).await, b"-ERR unknown argument: FOO\r\n");
+
+    let shared = &server.shared;
+    let mut d = Direct::new(shared);
+    assert_eq!(d.run(shared, &["HSETEX", "e", "FIELDS", "1", "a", "1"]).1, [ev('h', "hset", "e")]);
+    assert_eq!(d.run(shared, &["HSETEX", "e", "EX", "100", "FIELDS", "1", "a", "1"]).1, [ev('h', "hset", "e"), ev('h', "hexpire", "e")]);
+    assert_eq!(d.run(shared, &["HSETEX", "e", "FNX", "FIELDS", "1", "a", "1"]).1, []);
+    assert_eq!(d.run(shared, &["HSETEX", "e", "EX", "0", "FIELDS", "1", "a", "1"]).1, [ev('h', "hset", "e"), ev('h', "hdel", "e"), ev('g', "del", "e")]);
+}

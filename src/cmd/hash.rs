@@ -382,6 +382,116 @@ fn hgetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::Array(values)
 }
 
+/// `HSETEX key [FNX|FXX] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
+/// PXAT unix-time-milliseconds | KEEPTTL] FIELDS numfields field value [field value ...]`
+/// (Redis 8.0): sets fields, only if none exist (FNX) or all exist (FXX), giving them a time to
+/// live, keeping theirs (KEEPTTL) or clearing it (no option). Replies 1 if set, 0 if not.
+/// Raises `hset`, then `hexpire` (or `hdel`/`del` for a time already past).
+/// Errors: `ERR Only one of FXX or FNX arguments can be specified`, `ERR Only one of EX, PX,
+/// EXAT, PXAT or KEEPTTL arguments can be specified`, `ERR unknown argument: ...`,
+/// `ERR invalid number of fields`, `ERR wrong number of arguments for 'hsetex' command`, the
+/// time errors of HEXPIRE, `WRONGTYPE`.
+fn hsetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    #[derive(PartialEq)]
+    enum Ttl {
+        Clear,
+        Keep,
+        At(u64),
+    }
+    let now = ctx.now_ms();
+    let (mut only_new, mut only_existing) = (false, false);
+    let mut ttl: Option<Ttl> = None;
+    let mut i = 2;
+    let pairs = loop {
+        let Some(word) = args.get(i) else { return Reply::error("ERR wrong number of arguments for 'hsetex' command") };
+        let units = [("ex", 1000, false), ("px", 1, false), ("exat", 1000, true), ("pxat", 1, true)];
+        if args::is(word, "fnx") || args::is(word, "fxx") {
+            if only_new || only_existing {
+                return Reply::error("ERR Only one of FXX or FNX arguments can be specified");
+            }
+            only_new = args::is(word, "fnx");
+            only_existing = !only_new;
+            i += 1;
+        } else if let Some(&(_, unit_ms, absolute)) = units.iter().find(|(name, _, _)| args::is(word, name)) {
+            if ttl.is_some() {
+                return Reply::error("ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified");
+            }
+            let Some(time) = args.get(i + 1) else { return Reply::error("ERR wrong number of arguments for 'hsetex' command") };
+            match field_deadline(time, unit_ms, absolute, now, "hsetex") {
+                Ok(deadline) => ttl = Some(Ttl::At(deadline)),
+                Err(e) => return e,
+            }
+            i += 2;
+        } else if args::is(word, "keepttl") {
+            if ttl.is_some() {
+                return Reply::error("ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified");
+            }
+            ttl = Some(Ttl::Keep);
+            i += 1;
+        } else if args::is(word, "fields") {
+            let numfields = match args.get(i + 1).and_then(|n| parse_i64(n)) {
+                Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+                _ => return Reply::error("ERR invalid number of fields"),
+            };
+            let rest = args.get(i + 2..).unwrap_or_default();
+            if numfields.checked_mul(2) != Some(rest.len()) {
+                return Reply::error("ERR wrong number of arguments for 'hsetex' command");
+            }
+            break rest;
+        } else {
+            return Reply::error(format!("ERR unknown argument: {}", String::from_utf8_lossy(word)));
+        }
+    };
+    let ttl = ttl.unwrap_or(Ttl::Clear);
+    let db = ctx.client.db;
+    let existing = match hash_mut(ctx.keyspace, db, &args[1]) {
+        Err(e) => return e,
+        Ok(found) => found.map(|hash| pairs.chunks_exact(2).filter(|pair| pair.first().is_some_and(|f| hash.contains(f))).count()),
+    };
+    let count = pairs.len() / 2;
+    let existing_count = existing.unwrap_or(0);
+    if (only_new && existing_count > 0) || (only_existing && existing_count < count) {
+        return Reply::Integer(0);
+    }
+    let limits = limits(ctx);
+    let hash = match hash_or_create(ctx, &args[1]) {
+        Ok(hash) => hash,
+        Err(e) => return e,
+    };
+    hash.prepare_for(count, pairs.iter().map(|a| a.as_ref()), limits);
+    let mut deleted = 0;
+    for pair in pairs.chunks_exact(2) {
+        if let [field, value] = pair {
+            match ttl {
+                Ttl::Keep => {
+                    hash.update(field, value, limits);
+                }
+                Ttl::Clear => {
+                    hash.set(field, value, limits);
+                }
+                Ttl::At(deadline) => {
+                    hash.set(field, value, limits);
+                    if deadline <= now {
+                        hash.remove(field);
+                        deleted += 1;
+                    } else {
+                        hash.set_field_expiry(field, Some(deadline));
+                    }
+                }
+            }
+        }
+    }
+    let empty = hash.is_empty();
+    ctx.notify('h', "hset", &args[1]);
+    if deleted > 0 {
+        ctx.notify('h', "hdel", &args[1]);
+    } else if matches!(ttl, Ttl::At(_)) {
+        ctx.notify('h', "hexpire", &args[1]);
+    }
+    after_removal(ctx, &args[1], empty);
+    Reply::Integer(1)
+}
+
 /// HEXPIRE's NX / XX / GT / LT.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum FieldCondition {
@@ -800,6 +910,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("hpexpiretime", -5, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the expiration time of a hash field as a Unix timestamp, in msec.", hpexpiretime).since("7.4.0"),
     CommandSpec::new("hpersist", -5, &["write", "fast"], (1, 1, 1), "hash", "Removes the expiration time for each specified field", hpersist).since("7.4.0"),
     CommandSpec::new("hgetex", -5, &["write", "fast"], (1, 1, 1), "hash", "Get the value of one or more fields of a given hash key, and optionally set their expiration.", hgetex).since("8.0.0"),
+    CommandSpec::new("hsetex", -6, &["write", "denyoom", "fast"], (1, 1, 1), "hash", "Set the value of one or more fields of a given hash key, and optionally set their expiration.", hsetex).since("8.0.0"),
     CommandSpec::new("hlen", 2, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the number of fields in a hash.", hlen).since("2.0.0"),
     CommandSpec::new("hstrlen", 3, &["readonly", "fast"], (1, 1, 1), "hash", "Returns the length of the value of a field.", hstrlen).since("3.2.0"),
     CommandSpec::new("hexists", 3, &["readonly", "fast"], (1, 1, 1), "hash", "Determines whether a field exists in a hash.", hexists).since("2.0.0"),
