@@ -18,6 +18,7 @@ pub mod list;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod stream;
 pub mod string;
 pub mod transaction;
@@ -217,6 +218,7 @@ fn all_tables() -> impl Iterator<Item = &'static CommandSpec> {
         pubsub::COMMANDS,
         server::COMMANDS,
         set::COMMANDS,
+        sort::COMMANDS,
         stream::COMMANDS,
         string::COMMANDS,
         transaction::COMMANDS,
