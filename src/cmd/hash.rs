@@ -5,6 +5,12 @@
 //! `hincrbyfloat`); a hash emptied by HDEL is deleted with a `del` event, as Redis does. The
 //! compact/hashed switch follows `hash-max-listpack-entries` and `hash-max-listpack-value`,
 //! read from the configuration at each write.
+//!
+//! Per-field expiry (Redis 7.4/8: HEXPIRE and friends, HTTL, HPERSIST, HGETEX, HSETEX,
+//! HGETDEL) keeps deadlines beside the fields (see [`crate::keyspace::hash`]). Fields whose
+//! deadline passed are reclaimed when their hash is next looked up, raising `hexpired` (and
+//! `del` when none remain); there is no background cycle for fields yet, so an untouched hash
+//! holds its expired fields' memory until then, and HLEN never counts them.
 #![allow(clippy::indexing_slicing)] // dispatch checks arity first, so args[..|arity|] exist
 
 use super::{args, errors, CommandSpec, Ctx};

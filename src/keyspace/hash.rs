@@ -1,13 +1,17 @@
 //! The hash value: field → value, compact while small, hashed when large.
 //!
 //! # Layout
-//! A small [`Hash`] is one [`Packed`] byte vector holding `field, value, field, value, ...`
+//! A small [`struct@Hash`] is one [`Packed`] byte vector holding `field, value, field, value, ...`
 //! back to back, each entry `varint(len) | bytes`, in insertion order, like Redis's listpack.
 //! Lookups walk it; that is cheaper than hashing for the 128 short entries it may hold, and it
 //! costs two or three bytes of overhead per entry instead of a heap object per field.
 //!
 //! Past `hash-max-listpack-entries` fields, or once a field or value is longer than
 //! `hash-max-listpack-value` bytes, it becomes a [`Table`] and never goes back (as in Redis).
+//!
+//! Field deadlines (HEXPIRE, ...) live beside either form in a field → deadline map and a
+//! deadline-ordered set, so the fields due are found in order without a scan; a hash that ever
+//! had one reports `listpackex` while compact, as Redis does.
 //!
 //! # Why a table ordered by hash
 //! The large form is a `BTreeMap` keyed by the field's keyed 64-bit hash (the keyspace's own
