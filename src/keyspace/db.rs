@@ -462,6 +462,11 @@ impl Db {
         removed
     }
 
+    /// Whether keys were reclaimed by expiry since the last [`Db::take_expired_keys`].
+    pub fn has_expired_keys(&self) -> bool {
+        !self.expired.is_empty()
+    }
+
     /// Keys removed by expiry since the last call, for their `expired` notifications.
     pub fn take_expired_keys(&mut self) -> Vec<Bytes> {
         std::mem::take(&mut self.expired)

@@ -118,6 +118,9 @@ impl Keyspace {
     /// Moves the keys the databases reclaimed as expired into the event list.
     fn collect_expired(&mut self) {
         for (index, db) in self.dbs.iter_mut().enumerate() {
+            if !db.has_expired_keys() {
+                continue;
+            }
             for key in db.take_expired_keys() {
                 self.events.push(KeyEvent { db: index, class: 'x', event: "expired", key });
             }
