@@ -28,9 +28,7 @@ pub async fn start() -> TestServer {
 
 /// Starts a server after `adjust` has changed its configuration.
 pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
-    let mut config = Config::default();
-    config.bind = vec!["127.0.0.1".into()];
-    config.port = 0;
+    let mut config = Config { bind: vec!["127.0.0.1".into()], port: 0, ..Config::default() };
     adjust(&mut config);
     let server = Server::bind(config).await.expect("bind");
     let addr = server.local_addr().expect("local addr");
@@ -105,7 +103,7 @@ impl RawClient {
     /// Whether the server has closed the connection (reads to end of stream).
     pub async fn is_closed(&mut self) -> bool {
         let mut rest = Vec::new();
-        matches!(self.stream.read_to_end(&mut rest).await, Ok(_)) && rest.is_empty() && self.buffer.is_empty()
+        self.stream.read_to_end(&mut rest).await.is_ok() && rest.is_empty() && self.buffer.is_empty()
     }
 }
 
