@@ -178,7 +178,13 @@ async fn handle(shared: Arc<Shared>, socket: TcpStream, addr: SocketAddr, count:
             }
         }
     };
-    let ws_config = WebSocketConfig::default().max_message_size(Some(config.max_message_size)).max_frame_size(Some(config.max_message_size));
+    // Small buffers: tungstenite's defaults (128 KiB to read, 128 KiB to batch writes) would
+    // cost every idle connection ~140 KiB; requests are small and writes are flushed per batch.
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(config.max_message_size))
+        .max_frame_size(Some(config.max_message_size))
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0);
     let handshake = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::accept_hdr_async_with_config(socket, callback, Some(ws_config))).await;
     let stream = match handshake {
         Ok(Ok(stream)) => stream,
