@@ -22,6 +22,7 @@ export async function startHerald({ port = 6390, wsPort = 8080 } = {}) {
   const stop = () => child.kill("SIGTERM");
   process.on("exit", stop);
   process.on("SIGINT", () => process.exit(0));
+  process.on("SIGTERM", () => process.exit(0));
   for (let i = 0; i < 200 && !(await reachable(port)); i++) await new Promise((r) => setTimeout(r, 25));
   return { port, wsUrl: `ws://127.0.0.1:${wsPort}/ws`, stop };
 }
