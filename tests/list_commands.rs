@@ -5,41 +5,9 @@
 
 mod common;
 
-use bytes::Bytes;
-use herald::client::ClientState;
-use herald::connection::run_command;
+use common::direct::{ev, Direct};
 use herald::keyspace::Value;
-use herald::resp::Reply;
-use herald::Shared;
 use redis::AsyncCommands;
-use std::net::SocketAddr;
-
-/// A white-box client: runs commands directly and returns each reply with the keyspace events
-/// it raised, as `(class, event, key)`.
-struct Direct {
-    client: ClientState,
-}
-
-impl Direct {
-    fn new(shared: &Shared) -> Direct {
-        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        Direct { client: ClientState::new(shared.clients.register(addr, addr)) }
-    }
-
-    fn run(&mut self, shared: &Shared, args: &[&str]) -> (Reply, Vec<(char, &'static str, String)>) {
-        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
-        let mut keyspace = shared.keyspace.lock();
-        keyspace.refresh_clock();
-        keyspace.drain_events();
-        let reply = run_command(shared, &mut keyspace, &mut self.client, &args).unwrap();
-        let events = keyspace.drain_events().into_iter().map(|e| (e.class, e.event, String::from_utf8_lossy(&e.key).into_owned())).collect();
-        (reply, events)
-    }
-}
-
-fn ev(class: char, event: &'static str, key: &str) -> (char, &'static str, String) {
-    (class, event, key.to_string())
-}
 
 #[tokio::test]
 async fn pushes_pops_and_ranges_behave_like_redis() {
