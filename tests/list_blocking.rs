@@ -6,20 +6,9 @@
 
 mod common;
 
-use common::{RawClient, TestServer};
+use common::blocking::{reply, wait_blocked};
+use common::TestServer;
 use herald::blocking::{self, UnblockMode};
-use std::time::Duration;
-
-/// Waits (bounded) until exactly `n` clients are blocked.
-async fn wait_blocked(server: &TestServer, n: usize) {
-    for _ in 0..2000 {
-        if server.shared.keyspace.lock().blocking.blocked_clients() == n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    panic!("expected {n} blocked clients, have {}", server.shared.keyspace.lock().blocking.blocked_clients());
-}
 
 /// The id of the one client blocked on `key` right now.
 fn blocked_ids(server: &TestServer) -> Vec<u64> {
@@ -28,11 +17,6 @@ fn blocked_ids(server: &TestServer) -> Vec<u64> {
 
 fn bulk_pair(key: &str, value: &str) -> Vec<u8> {
     format!("*2\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n", key.len(), value.len()).into_bytes()
-}
-
-/// Reads a reply that must arrive; a bounded safety net, not a timing assertion.
-async fn reply(client: &mut RawClient) -> Vec<u8> {
-    tokio::time::timeout(Duration::from_secs(10), client.read_reply()).await.expect("reply in time").expect("connection open")
 }
 
 #[tokio::test]

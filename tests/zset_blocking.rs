@@ -6,24 +6,7 @@
 
 mod common;
 
-use common::{RawClient, TestServer};
-use std::time::Duration;
-
-/// Waits (bounded) until exactly `n` clients are blocked.
-async fn wait_blocked(server: &TestServer, n: usize) {
-    for _ in 0..2000 {
-        if server.shared.keyspace.lock().blocking.blocked_clients() == n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    panic!("expected {n} blocked clients");
-}
-
-/// Reads a reply that must arrive; a bounded safety net, not a timing assertion.
-async fn reply(client: &mut RawClient) -> Vec<u8> {
-    tokio::time::timeout(Duration::from_secs(10), client.read_reply()).await.expect("reply in time").expect("connection open")
-}
+use common::blocking::{reply, wait_blocked};
 
 #[tokio::test]
 async fn bzpopmin_times_out_with_a_null_array_in_resp2_and_a_null_in_resp3() {

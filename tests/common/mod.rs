@@ -1,6 +1,7 @@
 //! Shared test support: start Herald in-process on an ephemeral port and talk to it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+pub mod blocking;
 pub mod direct;
 
 use herald::{Config, Server, Shared};
