@@ -5,24 +5,12 @@
 
 mod common;
 
+use common::keys::{expect_all, listening, run, string};
 use common::{RawClient, TestServer};
 use herald::keyspace::list::{End, List};
-use herald::keyspace::{StringValue, Value};
+use herald::keyspace::Value;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
-
-/// Runs a space-separated command on a raw connection and returns the reply as text.
-async fn run(raw: &mut RawClient, line: &str) -> String {
-    let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
-    String::from_utf8_lossy(&raw.call(&args).await).into_owned()
-}
-
-/// Runs each `(command, expected reply)` pair in order, failing with the command on mismatch.
-async fn expect_all(raw: &mut RawClient, cases: &[(&str, &str)]) {
-    for (line, expected) in cases {
-        assert_eq!(run(raw, line).await, *expected, "reply to `{line}`");
-    }
-}
 
 fn list_of(items: &[&str]) -> Value {
     let mut list = List::new();
@@ -30,10 +18,6 @@ fn list_of(items: &[&str]) -> Value {
         list.push(End::Right, item.as_bytes());
     }
     Value::List(list)
-}
-
-fn string(text: &str) -> Value {
-    Value::String(StringValue::from_bytes(text.as_bytes()))
 }
 
 /// Stores a value directly in database `db`, last accessed at `accessed_ms`.
@@ -524,15 +508,6 @@ async fn read_lookups_count_as_keyspace_hits_and_misses() {
     }
     let after = (stats.keyspace_hits.load(Ordering::Relaxed), stats.keyspace_misses.load(Ordering::Relaxed));
     assert_eq!((after.0 - before.0, after.1 - before.1), (5, 4));
-}
-
-/// A server publishing `flags` events, and a RESP2 listener on every keyevent channel.
-async fn listening(flags: &str) -> (TestServer, RawClient) {
-    let server = common::start().await;
-    server.shared.config.write().set("notify-keyspace-events", flags).unwrap();
-    let mut listener = server.raw().await;
-    listener.call(&[b"PSUBSCRIBE", b"__keyevent@*"]).await;
-    (server, listener)
 }
 
 /// The `(channel, key)` of every event the listener got before its PING reply.

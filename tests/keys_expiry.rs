@@ -8,32 +8,18 @@
 
 mod common;
 
+use common::keys::{expect_all, listening, run, string};
 use common::{RawClient, TestServer};
-use herald::keyspace::{expire, Db, Keyspace, StringValue, Value};
+use herald::keyspace::{expire, Db, Keyspace};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// 2100-01-01T00:00:00Z in Unix milliseconds: a deadline safely in the future.
 const Y2100_MS: u64 = 4_102_444_800_000;
 
-async fn run(raw: &mut RawClient, line: &str) -> String {
-    let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
-    String::from_utf8_lossy(&raw.call(&args).await).into_owned()
-}
-
-async fn expect_all(raw: &mut RawClient, cases: &[(&str, &str)]) {
-    for (line, expected) in cases {
-        assert_eq!(run(raw, line).await, *expected, "reply to `{line}`");
-    }
-}
-
 async fn integer(raw: &mut RawClient, line: &str) -> i64 {
     let reply = run(raw, line).await;
     reply.strip_prefix(':').and_then(|r| r.strip_suffix("\r\n")).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("`{line}` replied {reply:?}"))
-}
-
-fn string(text: &str) -> Value {
-    Value::String(StringValue::from_bytes(text.as_bytes()))
 }
 
 /// Polls `line` until it replies `expected`, awaiting between tries; fails after ~5 s.
@@ -173,14 +159,6 @@ async fn deadlines_that_overflow_are_invalid_expire_times() {
         ],
     )
     .await;
-}
-
-async fn listening(flags: &str) -> (TestServer, RawClient) {
-    let server = common::start().await;
-    server.shared.config.write().set("notify-keyspace-events", flags).unwrap();
-    let mut listener = server.raw().await;
-    listener.call(&[b"PSUBSCRIBE", b"__keyevent@*"]).await;
-    (server, listener)
 }
 
 /// The `(event, key)` of every event the listener got before its PING reply.

@@ -3,6 +3,7 @@
 
 pub mod blocking;
 pub mod direct;
+pub mod keys;
 
 use herald::{Config, Server, Shared};
 use std::net::SocketAddr;
