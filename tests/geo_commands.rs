@@ -5,12 +5,8 @@
 
 mod common;
 
+use common::text::call;
 use common::RawClient;
-
-async fn call(c: &mut RawClient, args: &[&str]) -> String {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    String::from_utf8_lossy(&c.call(&args).await).into_owned()
-}
 
 async fn sicily() -> (common::TestServer, RawClient) {
     let server = common::start().await;

@@ -5,12 +5,7 @@
 
 mod common;
 
-use common::RawClient;
-
-async fn call(c: &mut RawClient, args: &[&str]) -> String {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    String::from_utf8_lossy(&c.call(&args).await).into_owned()
-}
+use common::text::call;
 
 #[tokio::test]
 async fn sort_orders_numbers_numerically_and_strings_with_alpha() {

@@ -5,15 +5,10 @@
 
 mod common;
 
+use common::text::call;
 use common::RawClient;
 use redis::AsyncCommands;
 use std::sync::atomic::Ordering;
-
-/// Sends a command made of `words` and returns the reply as text (lossy for readability).
-async fn call(client: &mut RawClient, words: &[&str]) -> String {
-    let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
-    String::from_utf8_lossy(&client.call(&args).await).into_owned()
-}
 
 /// Asserts each `(command, reply)` in order.
 async fn expect(client: &mut RawClient, script: &[(&[&str], &str)]) {

@@ -5,12 +5,7 @@
 
 mod common;
 
-use common::RawClient;
-
-async fn call(c: &mut RawClient, args: &[&str]) -> String {
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    String::from_utf8_lossy(&c.call(&args).await).into_owned()
-}
+use common::text::call;
 
 #[tokio::test]
 async fn zadd_reports_added_or_changed_members_and_its_conflicting_options() {

@@ -4,6 +4,7 @@
 pub mod blocking;
 pub mod direct;
 pub mod keys;
+pub mod text;
 
 use herald::{Config, Server, Shared};
 use std::net::SocketAddr;
