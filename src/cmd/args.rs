@@ -58,3 +58,36 @@ pub fn is(arg: &[u8], word: &str) -> bool {
 pub fn at(args: &[Bytes], index: usize) -> Result<&Bytes, ArgError> {
     args.get(index).ok_or(ArgError::Syntax)
 }
+
+/// Reads the `numkeys key [key ...] <direction> [COUNT count]` tail that LMPOP, ZMPOP, BLMPOP
+/// and BZMPOP share (after any timeout): the keys, the direction `direction` reads (LEFT|RIGHT
+/// or MIN|MAX), and the count, 1 if absent.
+/// Errors: `ERR numkeys should be greater than 0`, `ERR count should be greater than 0`,
+/// `ERR syntax error`.
+pub fn multi_pop<D>(args: &[Bytes], direction: impl Fn(&[u8]) -> Option<D>) -> Result<(Vec<Bytes>, D, usize), Reply> {
+    let numkeys_error = || Reply::error("ERR numkeys should be greater than 0");
+    let numkeys = args.first().and_then(|a| parse_i64(a)).ok_or_else(numkeys_error)?;
+    if numkeys < 1 {
+        return Err(numkeys_error());
+    }
+    let numkeys = usize::try_from(numkeys).unwrap_or(usize::MAX);
+    if numkeys > args.len().saturating_sub(2) {
+        return Err(super::errors::syntax());
+    }
+    let keys = args.get(1..=numkeys).ok_or_else(super::errors::syntax)?.to_vec();
+    let direction = args.get(numkeys + 1).and_then(|a| direction(a)).ok_or_else(super::errors::syntax)?;
+    let mut count = None;
+    let mut i = numkeys + 2;
+    while let Some(option) = args.get(i) {
+        if !is(option, "count") || count.is_some() {
+            return Err(super::errors::syntax());
+        }
+        let value = args.get(i + 1).ok_or_else(super::errors::syntax)?;
+        match parse_i64(value) {
+            Some(n) if n >= 1 => count = Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            _ => return Err(Reply::error("ERR count should be greater than 0")),
+        }
+        i += 2;
+    }
+    Ok((keys, direction, count.unwrap_or(1)))
+}

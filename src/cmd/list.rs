@@ -8,7 +8,7 @@
 //! Redis does.
 #![allow(clippy::indexing_slicing)] // dispatch checks arity first, so args[..|arity|] exist
 
-use super::{errors, CommandSpec, Ctx};
+use super::{args, errors, CommandSpec, Ctx};
 use crate::blocking::{self, BlockRequest};
 use crate::keyspace::list::{End, List};
 use crate::keyspace::{Keyspace, Value};
@@ -495,31 +495,8 @@ struct Mpop {
 }
 
 fn parse_mpop(args: &[Bytes]) -> Result<Mpop, Reply> {
-    let numkeys_error = || Reply::error("ERR numkeys should be greater than 0");
-    let numkeys = args.first().and_then(|a| parse_i64(a)).ok_or_else(numkeys_error)?;
-    if numkeys < 1 {
-        return Err(numkeys_error());
-    }
-    let numkeys = count_to_usize(numkeys);
-    if numkeys > args.len().saturating_sub(2) {
-        return Err(errors::syntax());
-    }
-    let keys = args.get(1..=numkeys).ok_or_else(errors::syntax)?.to_vec();
-    let end = args.get(numkeys + 1).and_then(|a| parse_end(a)).ok_or_else(errors::syntax)?;
-    let mut count = None;
-    let mut i = numkeys + 2;
-    while let Some(option) = args.get(i) {
-        if !option.eq_ignore_ascii_case(b"count") || count.is_some() {
-            return Err(errors::syntax());
-        }
-        let value = args.get(i + 1).ok_or_else(errors::syntax)?;
-        match parse_i64(value) {
-            Some(n) if n >= 1 => count = Some(count_to_usize(n)),
-            _ => return Err(Reply::error("ERR count should be greater than 0")),
-        }
-        i += 2;
-    }
-    Ok(Mpop { keys, end, count: count.unwrap_or(1) })
+    let (keys, end, count) = args::multi_pop(args, parse_end)?;
+    Ok(Mpop { keys, end, count })
 }
 
 /// Pops from the first non-empty list among `mpop.keys`: `None` if all are missing.

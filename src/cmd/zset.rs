@@ -700,34 +700,17 @@ struct Mpop {
 }
 
 fn parse_mpop(args: &[Bytes]) -> Result<Mpop, Reply> {
-    let numkeys_error = || Reply::error("ERR numkeys should be greater than 0");
-    let numkeys = args.first().and_then(|a| parse_i64(a)).ok_or_else(numkeys_error)?;
-    if numkeys < 1 {
-        return Err(numkeys_error());
-    }
-    let numkeys = to_usize(numkeys);
-    if numkeys > args.len().saturating_sub(2) {
-        return Err(errors::syntax());
-    }
-    let keys = args.get(1..=numkeys).ok_or_else(errors::syntax)?.to_vec();
-    let max = match args.get(numkeys + 1) {
-        Some(a) if args::is(a, "min") => false,
-        Some(a) if args::is(a, "max") => true,
-        _ => return Err(errors::syntax()),
+    let direction = |a: &[u8]| {
+        if args::is(a, "min") {
+            Some(false)
+        } else if args::is(a, "max") {
+            Some(true)
+        } else {
+            None
+        }
     };
-    let mut count = None;
-    let mut i = numkeys + 2;
-    while let Some(option) = args.get(i) {
-        if !args::is(option, "count") || count.is_some() || args.get(i + 1).is_none() {
-            return Err(errors::syntax());
-        }
-        match args.get(i + 1).and_then(|v| parse_i64(v)) {
-            Some(n) if n >= 1 => count = Some(to_usize(n)),
-            _ => return Err(Reply::error("ERR count should be greater than 0")),
-        }
-        i += 2;
-    }
-    Ok(Mpop { keys, max, count: count.unwrap_or(1) })
+    let (keys, max, count) = args::multi_pop(args, direction)?;
+    Ok(Mpop { keys, max, count })
 }
 
 /// Pops from the first non-empty set among `mpop.keys`: `None` if all are missing.
