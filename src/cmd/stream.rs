@@ -36,6 +36,12 @@ fn strict_id(arg: &[u8]) -> Result<StreamId, Reply> {
     StreamId::parse_strict(arg).map_err(id_error)
 }
 
+/// Reads every argument as a strict ID (XDEL, XACK): all or nothing, failing on the first
+/// invalid one so that nothing is changed.
+fn strict_ids(args: &[Bytes]) -> Result<Vec<StreamId>, Reply> {
+    args.iter().map(|a| strict_id(a)).collect()
+}
+
 fn id_reply(id: StreamId) -> Reply {
     Reply::Bulk(id.to_bytes())
 }
@@ -300,13 +306,10 @@ fn xrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// Errors: `ERR Invalid stream ID specified as stream command argument` (nothing is deleted
 /// then), `WRONGTYPE`.
 fn xdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let mut ids = Vec::with_capacity(args.len() - 2);
-    for a in &args[2..] {
-        match strict_id(a) {
-            Ok(id) => ids.push(id),
-            Err(e) => return e,
-        }
-    }
+    let ids = match strict_ids(&args[2..]) {
+        Ok(ids) => ids,
+        Err(e) => return e,
+    };
     let db = ctx.client.db;
     let deleted = match lookup(ctx.keyspace, db, &args[1]) {
         Err(e) => return e,
@@ -893,13 +896,10 @@ fn xgroup_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
 /// `XACK key group id [id ...]`: acknowledges pending entries; replies how many were pending.
 /// Errors: invalid IDs (nothing is acknowledged then), `WRONGTYPE`.
 fn xack(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let mut ids = Vec::with_capacity(args.len() - 3);
-    for a in &args[3..] {
-        match strict_id(a) {
-            Ok(id) => ids.push(id),
-            Err(e) => return e,
-        }
-    }
+    let ids = match strict_ids(&args[3..]) {
+        Ok(ids) => ids,
+        Err(e) => return e,
+    };
     let db = ctx.client.db;
     let acked = match lookup(ctx.keyspace, db, &args[1]) {
         Err(e) => return e,
