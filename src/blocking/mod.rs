@@ -223,6 +223,12 @@ fn serve_key(keyspace: &mut Keyspace, db: usize, key: &Bytes) {
     }
 }
 
+/// The keys of a `CMD key [key ...] timeout` command (BLPOP, BRPOP, BZPOPMIN, BZPOPMAX):
+/// every argument between the command name and the trailing timeout; empty if there are none.
+pub fn keys_before_timeout(args: &[Bytes]) -> &[Bytes] {
+    args.get(1..args.len().saturating_sub(1)).unwrap_or_default()
+}
+
 /// Parses a blocking command's timeout in seconds as Redis does. `Ok(None)` waits for ever.
 ///
 /// Errors: `ERR timeout is not a float or out of range`, `ERR timeout is negative`,

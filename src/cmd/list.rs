@@ -543,16 +543,12 @@ fn bpop_try(keyspace: &mut Keyspace, db: usize, keys: &[Bytes], end: End) -> Opt
     None
 }
 
-fn bpop_keys(args: &[Bytes]) -> &[Bytes] {
-    args.get(1..args.len().saturating_sub(1)).unwrap_or_default()
-}
-
 fn serve_blpop(keyspace: &mut Keyspace, db: usize, args: &[Bytes]) -> Option<Reply> {
-    bpop_try(keyspace, db, bpop_keys(args), End::Left)
+    bpop_try(keyspace, db, blocking::keys_before_timeout(args), End::Left)
 }
 
 fn serve_brpop(keyspace: &mut Keyspace, db: usize, args: &[Bytes]) -> Option<Reply> {
-    bpop_try(keyspace, db, bpop_keys(args), End::Right)
+    bpop_try(keyspace, db, blocking::keys_before_timeout(args), End::Right)
 }
 
 fn bmove_ends(args: &[Bytes]) -> Option<(End, End)> {
@@ -587,7 +583,7 @@ fn bpop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
         Err(e) => return e,
     };
     let db = ctx.client.db;
-    let keys = bpop_keys(args);
+    let keys = blocking::keys_before_timeout(args);
     if let Some(reply) = bpop_try(ctx.keyspace, db, keys, end) {
         return reply;
     }

@@ -753,16 +753,12 @@ fn bpop_try(keyspace: &mut Keyspace, db: usize, keys: &[Bytes], max: bool) -> Op
     None
 }
 
-fn bpop_keys(args: &[Bytes]) -> &[Bytes] {
-    args.get(1..args.len().saturating_sub(1)).unwrap_or_default()
-}
-
 fn serve_bzpopmin(keyspace: &mut Keyspace, db: usize, args: &[Bytes]) -> Option<Reply> {
-    bpop_try(keyspace, db, bpop_keys(args), false)
+    bpop_try(keyspace, db, blocking::keys_before_timeout(args), false)
 }
 
 fn serve_bzpopmax(keyspace: &mut Keyspace, db: usize, args: &[Bytes]) -> Option<Reply> {
-    bpop_try(keyspace, db, bpop_keys(args), true)
+    bpop_try(keyspace, db, blocking::keys_before_timeout(args), true)
 }
 
 fn serve_bzmpop(keyspace: &mut Keyspace, db: usize, args: &[Bytes]) -> Option<Reply> {
@@ -776,7 +772,7 @@ fn bpop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], max: bool) -> Reply {
         Err(e) => return e,
     };
     let db = ctx.client.db;
-    let keys = bpop_keys(args);
+    let keys = blocking::keys_before_timeout(args);
     if let Some(reply) = bpop_try(ctx.keyspace, db, keys, max) {
         return reply;
     }
