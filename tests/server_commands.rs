@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::text::text_of;
 use common::RawClient;
 use std::sync::atomic::Ordering;
 use tokio::io::AsyncReadExt;
@@ -11,16 +12,6 @@ use std::time::Duration;
 
 /// A safety net for awaits that must finish (a connection closing), not a timing assertion.
 const BOUND: Duration = Duration::from_secs(10);
-
-/// The payload of a bulk (`$`) or verbatim (`=`) reply, as text.
-fn text_of(reply: &[u8]) -> String {
-    let header_end = reply.windows(2).position(|w| w == b"\r\n").expect("a header line") + 2;
-    let mut body = &reply[header_end..reply.len() - 2];
-    if reply[0] == b'=' {
-        body = &body[4..]; // "txt:"
-    }
-    String::from_utf8(body.to_vec()).unwrap()
-}
 
 async fn info(raw: &mut RawClient, section: &str) -> String {
     text_of(&raw.call(&[b"INFO", section.as_bytes()]).await)
