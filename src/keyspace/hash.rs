@@ -22,6 +22,7 @@
 //! The picks are as uniform as the gaps between hashes, which like Redis's bucket sampling is
 //! close to but not exactly uniform.
 
+use super::varint::{read_varint, write_varint};
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -43,32 +44,6 @@ impl Default for HashLimits {
 // ---------------------------------------------------------------------------------------
 // Packed entries
 // ---------------------------------------------------------------------------------------
-
-fn write_varint(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-fn read_varint(data: &[u8], pos: usize) -> Option<(usize, usize)> {
-    let mut value = 0usize;
-    let mut shift = 0;
-    let mut used = 0;
-    loop {
-        let byte = *data.get(pos + used)?;
-        used += 1;
-        value |= usize::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some((value, used));
-        }
-        shift += 7;
-        if shift > 63 {
-            return None;
-        }
-    }
-}
 
 /// Byte strings packed back to back in one vector, each `varint(len) | bytes`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

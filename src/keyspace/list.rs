@@ -27,6 +27,7 @@
 //! and back to `listpack` when it shrinks under half the limit (Redis's hysteresis). To do so
 //! the list keeps the size Redis's listpack encoding would give its elements.
 
+use super::varint::{read_varint, write_varint};
 use bytes::Bytes;
 use std::collections::VecDeque;
 
@@ -67,14 +68,6 @@ fn varint_len(mut n: usize) -> usize {
     len
 }
 
-fn write_varint(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
 fn write_entry(out: &mut Vec<u8>, value: &[u8]) {
     write_varint(out, value.len());
     out.extend_from_slice(value);
@@ -87,25 +80,6 @@ fn write_entry(out: &mut Vec<u8>, value: &[u8]) {
 
 fn entry_len(value_len: usize) -> usize {
     2 * varint_len(value_len) + value_len
-}
-
-/// Reads a varint at `pos`; returns (value, bytes used).
-fn read_varint(data: &[u8], pos: usize) -> Option<(usize, usize)> {
-    let mut value = 0usize;
-    let mut shift = 0;
-    let mut used = 0;
-    loop {
-        let byte = *data.get(pos + used)?;
-        used += 1;
-        value |= usize::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some((value, used));
-        }
-        shift += 7;
-        if shift > 63 {
-            return None;
-        }
-    }
 }
 
 /// Reads the reversed varint that ends just before `end`; returns (value, bytes used).

@@ -20,6 +20,7 @@ pub mod stream;
 pub mod string;
 pub mod zset;
 mod value;
+mod varint;
 
 pub use db::{Db, Entry, NoSuchKey, RenameOutcome, ScanPage};
 pub use value::{StringValue, Value};
