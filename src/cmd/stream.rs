@@ -63,6 +63,15 @@ fn nogroup(key: &[u8], group: &[u8]) -> Reply {
     Reply::error(format!("NOGROUP No such key '{}' or consumer group '{}'", String::from_utf8_lossy(key), String::from_utf8_lossy(group)))
 }
 
+/// XCLAIM's and XAUTOCLAIM's first check: `key` must hold a stream that has `group`.
+/// Errors: `WRONGTYPE`, `NOGROUP No such key 'k' or consumer group 'g'`.
+fn require_group(keyspace: &mut Keyspace, db: usize, key: &[u8], group: &[u8]) -> Result<(), Reply> {
+    match lookup(keyspace, db, key)? {
+        Some(s) if s.groups.contains_key(group) => Ok(()),
+        _ => Err(nogroup(key, group)),
+    }
+}
+
 fn nogroup_for_key(key: &[u8], group: &[u8]) -> Reply {
     Reply::error(format!("NOGROUP No such consumer group '{}' for key name '{}'", String::from_utf8_lossy(group), String::from_utf8_lossy(key)))
 }
@@ -1053,10 +1062,8 @@ fn parse_claim(args: &[Bytes]) -> Result<ClaimArgs, Reply> {
 fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let db = ctx.client.db;
     let now = ctx.now_ms();
-    match lookup(ctx.keyspace, db, &args[1]) {
-        Err(e) => return e,
-        Ok(s) if !s.as_ref().is_some_and(|s| s.groups.contains_key(&args[2])) => return nogroup(&args[1], &args[2]),
-        Ok(_) => {}
+    if let Err(e) = require_group(ctx.keyspace, db, &args[1], &args[2]) {
+        return e;
     }
     let Ok(min_idle) = arg::int(&args[4]) else { return Reply::error("ERR Invalid min-idle-time argument for XCLAIM") };
     let min_idle = min_idle.max(0).unsigned_abs();
@@ -1132,10 +1139,8 @@ fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let db = ctx.client.db;
     let now = ctx.now_ms();
-    match lookup(ctx.keyspace, db, &args[1]) {
-        Err(e) => return e,
-        Ok(s) if !s.as_ref().is_some_and(|s| s.groups.contains_key(&args[2])) => return nogroup(&args[1], &args[2]),
-        Ok(_) => {}
+    if let Err(e) = require_group(ctx.keyspace, db, &args[1], &args[2]) {
+        return e;
     }
     let Ok(min_idle) = arg::int(&args[4]) else { return Reply::error("ERR Invalid min-idle-time argument for XAUTOCLAIM") };
     let min_idle = min_idle.max(0).unsigned_abs();
