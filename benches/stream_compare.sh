@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# XADD throughput: Herald against redis-server under redis-benchmark, in one run, interleaved.
+#
+# compare.sh drives redis-benchmark's built-in tests (-t); XADD with an auto ID needs a custom
+# command line (`redis-benchmark ... XADD s '*' f v`), which -t cannot express, hence this
+# companion script. It follows compare.sh's conventions: Herald's release build and Debian's
+# redis-server on free loopback ports (persistence off), servers pinned to CPU 1 and
+# redis-benchmark to CPU 0 when the machine has two CPUs, targets alternating run by run
+# (herald, redis, herald, ...) so background noise falls on both, and the CPU time each server
+# spent per request (user + system from /proc/<pid>/stat) next to requests per second, since on
+# a busy machine the rps columns move with everyone else's load and CPU per request mostly does
+# not. The stream is deleted before every run, so each run starts from an empty stream.
+# Stops every server it started on exit, whatever the exit.
+#
+# Usage: benches/stream_compare.sh [-n N] [-c clients] [-P "1 16"] [--rounds R] [--no-pin]
+# Environment (flags win): CLIENTS (50), PIPELINES ("1 16"), N_SINGLE (100000, -n at -P 1),
+# N_PIPELINE (200000, -n at -P > 1), N (both), ROUNDS (2), PIN (1 on >= 2 CPUs),
+# HERALD_BIN (use this binary instead of building one), CSV_OUT (append
+# round,command,pipeline,server,rps,cpu_us_per_req rows to this file).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+PIPELINES=${PIPELINES:-1 16}
+CLIENTS=${CLIENTS:-50}
+N_SINGLE=${N_SINGLE:-100000}
+N_PIPELINE=${N_PIPELINE:-200000}
+ROUNDS=${ROUNDS:-2}
+CSV_OUT=${CSV_OUT:-}
+if [ -z "${PIN:-}" ]; then
+  if [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
+fi
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    -n) N=$2; shift 2 ;;
+    -c) CLIENTS=$2; shift 2 ;;
+    -P) PIPELINES=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --no-pin) PIN=0; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "stream_compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+for tool in redis-benchmark redis-cli redis-server python3; do
+  command -v "$tool" >/dev/null || { echo "stream_compare.sh: $tool not found" >&2; exit 1; }
+done
+
+server_pin=()
+bench_pin=()
+if [ "$PIN" = 1 ]; then
+  server_pin=(taskset -c 1)
+  bench_pin=(taskset -c 0)
+fi
+
+if [ -z "${HERALD_BIN:-}" ]; then
+  echo "building herald (release)..." >&2
+  (cd "$root" && cargo build --release --bin herald --quiet)
+  HERALD_BIN=$root/target/release/herald
+fi
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+pids=()
+workdir=$(mktemp -d)
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$workdir"
+}
+trap cleanup EXIT INT TERM
+
+declare -A ports server_pid
+
+# Starts a server in the background and waits until it answers PING. $1 = label, $2 = port.
+start() {
+  local label=$1 port=$2
+  shift 2
+  "${server_pin[@]}" "$@" >"$workdir/$label.log" 2>&1 &
+  pids+=($!)
+  server_pid[$label]=$!
+  for _ in $(seq 1 100); do
+    if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "stream_compare.sh: $label did not start; its log:" >&2
+  cat "$workdir/$label.log" >&2
+  exit 1
+}
+
+labels=(herald redis)
+ports[herald]=$(free_port)
+start herald "${ports[herald]}" "$HERALD_BIN" --bind 127.0.0.1 --port "${ports[herald]}"
+ports[redis]=$(free_port)
+start redis "${ports[redis]}" /usr/bin/redis-server --bind 127.0.0.1 --port "${ports[redis]}" \
+  --save '' --appendonly no --dir "$workdir"
+
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') on port ${ports[herald]}; redis $(/usr/bin/redis-server --version | awk '{print $3}') on port ${ports[redis]}"
+echo "# redis-benchmark -c $CLIENTS -n <$N_SINGLE at -P 1, ${N:-$N_PIPELINE} at -P > 1> -P <p> XADD s '*' f v; pinned: $([ "$PIN" = 1 ] && echo 'servers on CPU 1, redis-benchmark on CPU 0' || echo no)"
+
+clk_tck=$(getconf CLK_TCK)
+cpu_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# Runs XADD at one pipeline depth against one server; prints its requests per second.
+bench() {
+  local port=$1 pipeline=$2 n=$3
+  redis-cli -p "$port" del s >/dev/null
+  "${bench_pin[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$pipeline" \
+    --csv XADD s '*' f v 2>/dev/null \
+    | awk -F'","' 'NR > 1 && NF > 1 { print $2; exit }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+for round in $(seq 1 "$ROUNDS"); do
+  echo
+  echo "## round $round of $ROUNDS"
+  printf '%-8s %8s %12s %12s %13s %14s %13s %8s\n' command pipeline herald redis herald/redis "herald us/req" "redis us/req" "XLEN ok"
+  for pipeline in $PIPELINES; do
+    n=${N:-$([ "$pipeline" -gt 1 ] && echo "$N_PIPELINE" || echo "$N_SINGLE")}
+    declare -A rps=() cpu=()
+    lens_ok=yes
+    for label in "${labels[@]}"; do
+      before=$(cpu_ticks "${server_pid[$label]}")
+      rps[$label]=$(bench "${ports[$label]}" "$pipeline" "$n")
+      rps[$label]=${rps[$label]:-0}
+      cpu[$label]=$(awk -v t="$(( $(cpu_ticks "${server_pid[$label]}") - before ))" -v hz="$clk_tck" -v n="$n" \
+        'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
+      # Every XADD must have landed: the stream holds exactly n entries.
+      [ "$(redis-cli -p "${ports[$label]}" xlen s)" = "$n" ] || lens_ok="no ($label)"
+      if [ -n "$CSV_OUT" ]; then
+        echo "$round,xadd,$pipeline,$label,${rps[$label]},${cpu[$label]}" >>"$CSV_OUT"
+      fi
+    done
+    printf '%-8s %8s %12.0f %12.0f %13s %14s %13s %8s\n' xadd "$pipeline" "${rps[herald]}" "${rps[redis]}" \
+      "$(ratio "${rps[herald]}" "${rps[redis]}")" "${cpu[herald]}" "${cpu[redis]}" "$lens_ok"
+    unset rps cpu
+  done
+done
