@@ -159,32 +159,16 @@ impl Connection {
             if self.input.len() as u64 > query_limit {
                 return Close::Error("query buffer limit reached".into());
             }
-            let close = self.process_input();
-            if let Err(close) = self.write_output().await {
+            if let Err(close) = self.run_batch().await {
                 return close;
-            }
-            if self.client.shutdown_requested {
-                self.shared.request_shutdown();
-                return Close::Normal;
-            }
-            if close || self.client.close_after_reply {
-                return Close::Normal;
             }
             // A blocking command stopped the batch: wait for its reply, then run the rest.
             while let Some(blocked) = self.blocked.take() {
                 if let Err(close) = self.wait_unblocked(blocked).await {
                     return close;
                 }
-                let close = self.process_input();
-                if let Err(close) = self.write_output().await {
+                if let Err(close) = self.run_batch().await {
                     return close;
-                }
-                if self.client.shutdown_requested {
-                    self.shared.request_shutdown();
-                    return Close::Normal;
-                }
-                if close || self.client.close_after_reply {
-                    return Close::Normal;
                 }
             }
         }
@@ -271,6 +255,21 @@ impl Connection {
             handle.info.lock().output_memory = handle.outbox.pending_bytes();
         }
         result
+    }
+
+    /// Runs the buffered commands and writes their replies. `Err` when the connection must
+    /// end: a write failed, a protocol error, QUIT, or SHUTDOWN (which it also requests).
+    async fn run_batch(&mut self) -> Result<(), Close> {
+        let close = self.process_input();
+        self.write_output().await?;
+        if self.client.shutdown_requested {
+            self.shared.request_shutdown();
+            return Err(Close::Normal);
+        }
+        if close || self.client.close_after_reply {
+            return Err(Close::Normal);
+        }
+        Ok(())
     }
 
     /// Parses and runs every complete command in the input buffer, appending replies to the

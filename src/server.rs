@@ -238,22 +238,28 @@ async fn bind_ws(config: &Config) -> io::Result<Vec<TcpListener>> {
     Ok(listeners)
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    let mut stop = shared.shutdown_signal();
+/// Waits for the next connection on `listener`, or `None` once shutdown is requested. A failed
+/// accept (out of file descriptors and the like) is logged and retried after a short back-off
+/// instead of spinning.
+pub async fn accept_next(listener: &TcpListener, stop: &mut watch::Receiver<bool>) -> Option<(TcpStream, SocketAddr)> {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = stop.wait_for(|stopping| *stopping) => return,
+            _ = stop.wait_for(|stopping| *stopping) => return None,
         };
-        let (socket, addr) = match accepted {
-            Ok(pair) => pair,
+        match accepted {
+            Ok(pair) => return Some(pair),
             Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                warn!("accept failed: {e}");
+                warn!("accept failed on {:?}: {e}", listener.local_addr().ok());
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
             }
-        };
+        }
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let mut stop = shared.shutdown_signal();
+    while let Some((socket, addr)) = accept_next(&listener, &mut stop).await {
         shared.stats.total_connections_received.fetch_add(1, Ordering::Relaxed);
         let maxclients = shared.config.read().maxclients;
         if shared.clients.len() >= maxclients {

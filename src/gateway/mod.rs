@@ -28,7 +28,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tracing::{debug, warn};
+use tracing::debug;
 
 /// The only path the gateway answers on.
 pub const PATH: &str = "/ws";
@@ -72,19 +72,7 @@ impl Drop for Slot {
 /// Accepts WebSocket connections on `listener` until shutdown.
 pub async fn accept_loop(shared: Arc<Shared>, gateway: Arc<Gateway>, listener: TcpListener) {
     let mut stop = shared.shutdown_signal();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stop.wait_for(|stopping| *stopping) => return,
-        };
-        let (socket, addr) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                warn!("websocket accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    while let Some((socket, addr)) = crate::server::accept_next(&listener, &mut stop).await {
         let _ = socket.set_nodelay(true);
         let slot = Slot(gateway.clone());
         let count = gateway.connections.fetch_add(1, Ordering::Relaxed) + 1;
