@@ -34,10 +34,11 @@ function reachable(port) {
   });
 }
 
-/** Serves `dir` and `/herald-client.js` (the built client) on `port`. */
+/** Serves `dir` and `/herald-client.js` (the built client) on `port` (0: any free port);
+ * resolves with the HTTP server once it listens. */
 export function serve(dir, port, substitutions = {}) {
   const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
-  createServer(async (req, res) => {
+  const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     const file = url.pathname === "/herald-client.js" ? path.join(root, "clients/js/dist/index.js") : path.join(dir, url.pathname === "/" ? "index.html" : path.basename(url.pathname));
     try {
@@ -48,8 +49,13 @@ export function serve(dir, port, substitutions = {}) {
     } catch {
       res.writeHead(404).end("not found");
     }
-  }).listen(port, "127.0.0.1");
-  console.log(`open http://127.0.0.1:${port}/`);
+  });
+  return new Promise((resolve) => {
+    server.listen(port, "127.0.0.1", () => {
+      if (port !== 0) console.log(`open http://127.0.0.1:${server.address().port}/`);
+      resolve(server);
+    });
+  });
 }
 
 /** A RESP connection that fires commands and ignores replies (a publisher). */
