@@ -1,6 +1,7 @@
 /**
  * Herald WebSocket client (protocol: protocol/websocket.md), for browsers and Node 20+.
- * No runtime dependencies. JSON encoding (`herald.json`).
+ * No runtime dependencies. JSON (`herald.json`, the default) or MessagePack (`herald.msgpack`,
+ * with the small codec in `./msgpack.ts`) by the `encoding` option.
  *
  * - one promise per request, resolved with its `result` or rejected with a {@link HeraldError};
  * - automatic reconnect with exponential backoff and full jitter;
@@ -9,17 +10,24 @@
  * - typed events.
  */
 
+import { encode as msgpackEncode, decode as msgpackDecode } from "./msgpack.js";
+export { encode as msgpackEncode, decode as msgpackDecode, MsgpackError, type MsgpackValue } from "./msgpack.js";
+
+/** A byte string from the server: a `string`, or with the MessagePack encoding a `Uint8Array`
+ * when the bytes are not valid UTF-8 (JSON replaces those with U+FFFD instead). */
+export type Payload = string | Uint8Array;
+
 /** A stream entry. `fields` is null for a pending entry deleted since (group reads). */
 export interface Entry {
   id: string;
-  fields: Record<string, string> | null;
+  fields: Record<string, Payload> | null;
 }
 
 /** A message on a subscribed channel. */
 export interface MessageEvent {
   type: "message";
   channel: string;
-  data: string;
+  data: Payload;
 }
 
 /** A message on a channel matching a subscribed pattern. */
@@ -27,14 +35,14 @@ export interface PMessageEvent {
   type: "pmessage";
   pattern: string;
   channel: string;
-  data: string;
+  data: Payload;
 }
 
 /** A message on a subscribed shard channel. */
 export interface SMessageEvent {
   type: "smessage";
   channel: string;
-  data: string;
+  data: Payload;
 }
 
 /** New entries of a followed stream. */
@@ -87,6 +95,10 @@ export interface HeraldOptions {
   backoff?: Partial<Backoff>;
   /** Reconnect automatically (default true). */
   reconnect?: boolean;
+  /** `"json"` (default: text frames, subprotocol `herald.json`) or `"msgpack"` (binary frames,
+   * `herald.msgpack`). With MessagePack, payloads that are not UTF-8 arrive as `Uint8Array`,
+   * and `Uint8Array` arguments are sent as binary. */
+  encoding?: "json" | "msgpack";
   /** The WebSocket constructor, where there is no global one. */
   WebSocket?: typeof WebSocket;
 }
@@ -116,7 +128,7 @@ export class HeraldClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   /** Requests made while disconnected, sent once connected. */
-  private readonly outbox: string[] = [];
+  private readonly outbox: Array<string | Uint8Array> = [];
   private readonly listeners = new Map<keyof HeraldEvents, Set<Listener<never>>>();
   private readonly channels = new Set<string>();
   private readonly patterns = new Set<string>();
@@ -188,12 +200,21 @@ export class HeraldClient {
   /** Sends one request; resolves with its result. */
   request<T = unknown>(body: Record<string, unknown>, onResult?: (value: T) => void): Promise<T> {
     const id = this.nextId++;
-    const text = JSON.stringify({ ...body, id });
+    const text = this.encode({ ...body, id });
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onResult: onResult as ((v: unknown) => void) | undefined });
       if (this.connected && this.socket) this.socket.send(text);
       else this.outbox.push(text);
     });
+  }
+
+  /** Whether requests go as MessagePack. */
+  get encoding(): "json" | "msgpack" {
+    return this.options.encoding ?? "json";
+  }
+
+  private encode(body: Record<string, unknown>): string | Uint8Array {
+    return this.encoding === "msgpack" ? msgpackEncode(body) : JSON.stringify(body);
   }
 
   /** `ping`: resolves with `"pong"`. */
@@ -202,12 +223,12 @@ export class HeraldClient {
   }
 
   /** Runs any allowed command. */
-  command<T = unknown>(...args: Array<string | number>): Promise<T> {
+  command<T = unknown>(...args: Array<string | number | Uint8Array>): Promise<T> {
     return this.request({ type: "command", args });
   }
 
   /** Publishes; resolves with the number of receivers. */
-  publish(channel: string, message: string, shard = false): Promise<number> {
+  publish(channel: string, message: Payload, shard = false): Promise<number> {
     return this.request({ type: "publish", channel, message, shard });
   }
 
@@ -271,7 +292,8 @@ export class HeraldClient {
   private open(): void {
     const Ctor = this.options.WebSocket ?? (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
     if (!Ctor) throw new Error("no WebSocket implementation: pass options.WebSocket");
-    const socket = new Ctor(this.url, ["herald.json"]);
+    const socket = new Ctor(this.url, [this.encoding === "msgpack" ? "herald.msgpack" : "herald.json"]);
+    socket.binaryType = "arraybuffer";
     this.socket = socket;
     socket.onopen = () => void this.restore(socket);
     socket.onmessage = (event: { data: unknown }) => this.receive(event.data);
@@ -306,7 +328,7 @@ export class HeraldClient {
     this.attempt = 0;
     const send = (body: Record<string, unknown>) => {
       const id = this.nextId++;
-      socket.send(JSON.stringify({ ...body, id }));
+      socket.send(this.encode({ ...body, id }));
       return new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     };
     const restored: Promise<unknown>[] = [];
@@ -322,13 +344,15 @@ export class HeraldClient {
   }
 
   private receive(data: unknown): void {
-    if (typeof data !== "string") return;
     let message: Record<string, unknown>;
     try {
-      message = JSON.parse(data) as Record<string, unknown>;
+      if (typeof data === "string") message = JSON.parse(data) as Record<string, unknown>;
+      else if (data instanceof ArrayBuffer || data instanceof Uint8Array) message = msgpackDecode(data) as Record<string, unknown>;
+      else return;
     } catch {
       return;
     }
+    if (message === null || typeof message !== "object") return;
     switch (message.type) {
       case "reply": {
         const error = message.error as { code: string; message: string } | undefined;

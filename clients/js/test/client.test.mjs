@@ -2,7 +2,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createHmac } from "node:crypto";
-import { HeraldClient, HeraldError } from "../dist/index.js";
+import { HeraldClient, HeraldError, msgpackEncode, msgpackDecode, MsgpackError } from "../dist/index.js";
 import { startHerald, Resp } from "./herald.mjs";
 
 let herald;
@@ -30,22 +30,27 @@ function collect(client, name, count) {
   });
 }
 
-test("the shared protocol vectors replay over a raw socket", async () => {
+/** Replays protocol/vectors/conversation.json over a raw socket in `encoding`. */
+async function replayVectors(encoding) {
   const vectors = JSON.parse(readFileSync(new URL("../../../protocol/vectors/conversation.json", import.meta.url)));
-  const socket = new WebSocket(herald.wsUrl, ["herald.json"]);
+  const msgpack = encoding === "msgpack";
+  const socket = new WebSocket(herald.wsUrl, [msgpack ? "herald.msgpack" : "herald.json"]);
+  socket.binaryType = "arraybuffer";
   const inbox = [];
   let wake = null;
   socket.onmessage = (e) => {
-    inbox.push(JSON.parse(e.data));
+    assert.equal(typeof e.data !== "string", msgpack, "frames come in the negotiated encoding");
+    inbox.push(msgpack ? msgpackDecode(e.data) : JSON.parse(e.data));
     wake?.();
   };
   await new Promise((r) => (socket.onopen = r));
+  assert.equal(socket.protocol, msgpack ? "herald.msgpack" : "herald.json");
   const next = async () => {
     while (inbox.length === 0) await new Promise((r) => (wake = r));
     return inbox.shift();
   };
   for (const step of vectors.steps) {
-    if (step.send) socket.send(JSON.stringify(step.send));
+    if (step.send) socket.send(msgpack ? msgpackEncode(step.send) : JSON.stringify(step.send));
     const got = await next();
     if (step.expect) assert.deepEqual(got, step.expect, JSON.stringify(step));
     else {
@@ -54,6 +59,61 @@ test("the shared protocol vectors replay over a raw socket", async () => {
     }
   }
   socket.close();
+}
+
+test("the shared protocol vectors replay over a raw socket in JSON", () => replayVectors("json"));
+
+test("the shared protocol vectors replay over a raw socket in MessagePack", () => replayVectors("msgpack"));
+
+test("the MessagePack codec encodes the protocol document's example byte for byte", () => {
+  const hex = "83 a4 74 79 70 65 a5 72 65 70 6c 79 a2 69 64 01 a6 72 65 73 75 6c 74 a4 70 6f 6e 67";
+  const bytes = Uint8Array.from(hex.split(" ").map((h) => parseInt(h, 16)));
+  assert.deepEqual(msgpackEncode({ type: "reply", id: 1, result: "pong" }), bytes);
+  assert.deepEqual(msgpackDecode(bytes), { type: "reply", id: 1, result: "pong" });
+});
+
+test("the MessagePack codec round-trips every type the protocol uses", () => {
+  const long = "x".repeat(70000);
+  const values = [
+    null, true, false, 0, 127, 128, 255, 256, 65535, 65536, 2 ** 32, Number.MAX_SAFE_INTEGER,
+    -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, Number.MIN_SAFE_INTEGER,
+    2n ** 63n, -(2n ** 63n), 1.5, -0.25, Infinity, "", "héllo", "y".repeat(31), "z".repeat(32), "w".repeat(300), long,
+    new Uint8Array([255, 0, 1]), new Uint8Array(300), [], [1, [2, [3]]], Array.from({ length: 20 }, (_, i) => i),
+    {}, { a: 1, b: { c: [null, "d"] } }, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i])),
+  ];
+  for (const value of values) assert.deepEqual(msgpackDecode(msgpackEncode(value)), value, String(value).slice(0, 40));
+  assert.throws(() => msgpackDecode(new Uint8Array([0xa5, 0x61])), MsgpackError);
+  assert.throws(() => msgpackDecode(new Uint8Array([0xc1])), MsgpackError);
+  assert.throws(() => msgpackDecode(new Uint8Array([0x01, 0x02])), MsgpackError);
+  assert.throws(() => msgpackEncode({ f: () => 1 }), MsgpackError);
+  // A map key named __proto__ is plain data.
+  const tricky = msgpackDecode(msgpackEncode(JSON.parse('{"__proto__": {"polluted": 1}}')));
+  assert.equal(Object.getPrototypeOf(tricky), Object.prototype);
+  assert.deepEqual(Object.keys(tricky), ["__proto__"]);
+});
+
+test("a MessagePack client runs requests and receives binary payloads as bytes", async () => {
+  const client = new HeraldClient(herald.wsUrl, { encoding: "msgpack" });
+  await client.connect();
+  assert.equal(client.encoding, "msgpack");
+  assert.equal(await client.ping(), "pong");
+  assert.equal(await client.command("SET", "js:mp", new Uint8Array([0xff, 0x00])), "OK");
+  assert.deepEqual(await client.command("GET", "js:mp"), new Uint8Array([0xff, 0x00]));
+  assert.equal(await client.command("INCRBY", "js:mp-n", 41), 41);
+  await assert.rejects(client.command("LPUSH", "js:mp", "x"), (e) => e instanceof HeraldError && e.code === "WRONGTYPE");
+  await client.subscribe("js:mp-chan");
+  const events = collect(client, "message", 2);
+  assert.equal(await client.publish("js:mp-chan", new Uint8Array([0xc1, 0x80])), 1);
+  assert.equal(await resp.call("PUBLISH", "js:mp-chan", "text"), 1);
+  assert.deepEqual(await events, [
+    { type: "message", channel: "js:mp-chan", data: new Uint8Array([0xc1, 0x80]) },
+    { type: "message", channel: "js:mp-chan", data: "text" },
+  ]);
+  const seen = collect(client, "entries", 1);
+  const id = await resp.call("XADD", "js:mp-stream", "*", "price", "10");
+  await client.follow("js:mp-stream", "0");
+  assert.deepEqual(await seen, [{ type: "entries", stream: "js:mp-stream", entries: [{ id, fields: { price: "10" } }] }]);
+  client.close();
 });
 
 test("each request gets its own promise; errors reject with their code", async () => {
