@@ -501,3 +501,82 @@ async fn an_idle_client_is_closed_with_4000() {
     // The client answers no ping, so it goes idle and the server closes it.
     assert_eq!(raw_close_code(socket).await, Some(4000));
 }
+
+/// Waits (bounded) until `n` clients wait on `key` in db 0.
+async fn until_waiting(server: &WsServer, key: &str, n: usize) {
+    for _ in 0..2000 {
+        if server.shared.keyspace.lock().blocking.waiting_on(0, key.as_bytes()) == n {
+            return;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("{n} waiters on {key} never showed up");
+}
+
+#[tokio::test]
+async fn a_blocking_group_read_waits_for_new_entries_and_keeps_reply_order() {
+    let server = start(|_| {}).await;
+    let mut resp = server.resp().await;
+    let _: () = redis::cmd("XGROUP").arg("CREATE").arg("jobs").arg("g").arg("$").arg("MKSTREAM").query_async(&mut resp).await.unwrap();
+    for mut ws in [server.json().await, server.msgpack().await] {
+        ws.send(&json!({"id": 1, "type": "group_read", "stream": "jobs", "group": "g", "consumer": "c", "block": 0})).await;
+        // A request sent behind the blocked read is answered after it.
+        ws.send(&json!({"id": 2, "type": "ping"})).await;
+        until_waiting(&server, "jobs", 1).await;
+        let id = xadd(&mut resp, "jobs", "task", "resize").await;
+        let first = ws.recv().await;
+        assert_eq!(first, json!({"type": "reply", "id": 1, "result": [{"id": id, "fields": {"task": "resize"}}]}));
+        assert_eq!(ws.recv().await, json!({"type": "reply", "id": 2, "result": "pong"}));
+        // The entry is pending for the consumer, as after XREADGROUP.
+        let pending: Vec<redis::Value> = redis::cmd("XPENDING").arg("jobs").arg("g").query_async(&mut resp).await.unwrap();
+        assert!(matches!(pending.first(), Some(redis::Value::Int(n)) if *n >= 1));
+    }
+}
+
+#[tokio::test]
+async fn a_blocking_group_read_does_not_stop_followed_streams() {
+    let server = start(|_| {}).await;
+    let mut resp = server.resp().await;
+    let _: () = redis::cmd("XGROUP").arg("CREATE").arg("jobs").arg("g").arg("$").arg("MKSTREAM").query_async(&mut resp).await.unwrap();
+    let mut ws = server.json().await;
+    let followed = ws.request(json!({"id": 1, "type": "follow", "stream": "feed", "from": "0"})).await;
+    assert_eq!(followed["result"]["from"], "0");
+    ws.send(&json!({"id": 2, "type": "group_read", "stream": "jobs", "group": "g", "consumer": "c", "block": 0})).await;
+    until_waiting(&server, "jobs", 1).await;
+    until_waiting(&server, "feed", 1).await;
+    let feed_id = xadd(&mut resp, "feed", "n", 1).await;
+    assert_eq!(ws.entry_ids(1).await, vec![feed_id]);
+    let job_id = xadd(&mut resp, "jobs", "n", 2).await;
+    let reply = ws.recv().await;
+    assert_eq!(reply["id"], 2);
+    assert_eq!(reply["result"][0]["id"], job_id.as_str());
+}
+
+#[tokio::test]
+async fn a_blocking_group_read_times_out_with_no_entries() {
+    let server = start(|_| {}).await;
+    let mut resp = server.resp().await;
+    let _: () = redis::cmd("XGROUP").arg("CREATE").arg("jobs").arg("g").arg("$").arg("MKSTREAM").query_async(&mut resp).await.unwrap();
+    let mut ws = server.msgpack().await;
+    let reply = ws.request(json!({"id": 1, "type": "group_read", "stream": "jobs", "group": "g", "consumer": "c", "block": 20})).await;
+    assert_eq!(reply, json!({"type": "reply", "id": 1, "result": []}));
+    assert_eq!(server.shared.keyspace.lock().blocking.waiting_on(0, b"jobs"), 0, "the waiter is gone");
+    // Without `block`, an empty read answers at once, as before.
+    let reply = ws.request(json!({"id": 2, "type": "group_read", "stream": "jobs", "group": "g", "consumer": "c"})).await;
+    assert_eq!(reply["result"], json!([]));
+}
+
+#[tokio::test]
+async fn a_blocked_group_read_wakes_with_an_error_when_its_stream_is_deleted() {
+    let server = start(|_| {}).await;
+    let mut resp = server.resp().await;
+    let _: () = redis::cmd("XGROUP").arg("CREATE").arg("jobs").arg("g").arg("$").arg("MKSTREAM").query_async(&mut resp).await.unwrap();
+    let mut ws = server.json().await;
+    ws.send(&json!({"id": 7, "type": "group_read", "stream": "jobs", "group": "g", "consumer": "c", "block": 0})).await;
+    until_waiting(&server, "jobs", 1).await;
+    let _: () = redis::cmd("DEL").arg("jobs").query_async(&mut resp).await.unwrap();
+    let reply = ws.recv().await;
+    assert_eq!(reply["id"], 7);
+    assert_eq!(reply["error"]["code"], "NOGROUP", "{reply}");
+}

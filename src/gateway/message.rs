@@ -166,7 +166,8 @@ pub enum Body {
         /// The stream key.
         stream: String,
     },
-    /// `{type: "group_read", stream, group, consumer, count?, from?, noack?}`: XREADGROUP.
+    /// `{type: "group_read", stream, group, consumer, count?, from?, noack?, block?}`:
+    /// XREADGROUP, with `block` (milliseconds, 0 = no limit) like `XREADGROUP BLOCK`.
     GroupRead {
         /// The stream key.
         stream: String,
@@ -183,6 +184,10 @@ pub enum Body {
         /// Do not add the entries to the pending list.
         #[serde(default)]
         noack: bool,
+        /// Wait up to this many milliseconds (0: no limit) for new entries when there are
+        /// none, like `XREADGROUP BLOCK`; absent: never wait.
+        #[serde(default)]
+        block: Option<u64>,
     },
     /// `{type: "ack", stream, group, ids}`: XACK.
     Ack {

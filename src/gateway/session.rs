@@ -18,6 +18,13 @@
 //! be added between the read and the wait. When the wait is served the session delivers the
 //! entries and reads again from the new IDs. A client resuming after a reconnect passes the
 //! last ID it saw as `from`, and gets exactly what came after it.
+//!
+//! # Blocking group reads
+//! A `group_read` with `block` runs `XREADGROUP ... BLOCK ms`; when it finds nothing it waits
+//! through [`crate::blocking`] like a RESP client's, under the id `client id | GROUP_WAITER`
+//! so that it can wait while the followed streams wait under the client id. Requests read
+//! meanwhile are kept (decoded, in order) and run once it is answered, so replies keep
+//! request order; pub/sub messages and followed entries keep flowing.
 
 use super::close;
 use super::message::{self, answer, Body, Data, Encoding, Entry, ErrorBody, Id, Names, Outgoing, Value};
@@ -31,7 +38,7 @@ use crate::server::Shared;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,6 +48,14 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
+
+/// Most requests a client may queue behind a blocked `group_read`; one more closes it as too
+/// slow (it is not reading its replies, or is flooding).
+const MAX_DEFERRED: usize = 1024;
+
+/// The bit that turns a session's client id into the id its blocked `group_read` waits under
+/// in [`crate::blocking`], so it can wait while the followed streams wait under the client id.
+const GROUP_WAITER: u64 = 1 << 63;
 
 /// Most entries per stream in one `entries` event.
 const FOLLOW_BATCH: usize = 256;
@@ -82,6 +97,29 @@ enum End {
     Gone,
 }
 
+/// How a request was answered.
+enum Answer {
+    /// A result built here.
+    Value(Value),
+    /// A command's reply as it is.
+    Reply(Reply),
+    /// A `group_read` that found nothing and now waits ([`Session::group_wait`]).
+    Blocked,
+}
+
+/// A `group_read` blocked like `XREADGROUP BLOCK`.
+struct GroupWait {
+    /// The request's id, for its reply.
+    id: Option<Id>,
+    /// Yields the XREADGROUP reply once served.
+    reply: oneshot::Receiver<Reply>,
+    /// When it gives up (`None`: never).
+    deadline: Option<tokio::time::Instant>,
+}
+
+/// A request read while a `group_read` was blocked: decoded, or why it could not be.
+type Deferred = Result<(Option<Id>, Body), (Option<Id>, String)>;
+
 /// One WebSocket client.
 pub struct Session {
     shared: Arc<Shared>,
@@ -97,6 +135,11 @@ pub struct Session {
     follow_wait: Option<oneshot::Receiver<Reply>>,
     /// Whether the followed streams must be read (again).
     pump: bool,
+    /// The blocked `group_read`, if any; later requests wait in `deferred` so that replies
+    /// keep request order.
+    group_wait: Option<GroupWait>,
+    /// Requests that arrived while a `group_read` was blocked, oldest first.
+    deferred: VecDeque<Deferred>,
     /// Reads the pub/sub frames the outbox holds (RESP2 arrays of bulks).
     frames: RequestParser,
 }
@@ -148,6 +191,8 @@ impl Session {
             follows: BTreeMap::new(),
             follow_wait: None,
             pump: false,
+            group_wait: None,
+            deferred: VecDeque::new(),
             frames: RequestParser::new(ParserLimits::default()),
         }
     }
@@ -170,6 +215,7 @@ impl Session {
             let mut keyspace = self.shared.keyspace.lock();
             self.client.watch.clear(&mut keyspace);
             crate::blocking::unblock(&mut keyspace, self.client.id);
+            crate::blocking::unblock(&mut keyspace, self.client.id | GROUP_WAITER);
             crate::pubsub::unsubscribe_all(&self.shared, &mut self.client.subscriptions, self.client.id);
         }
         self.shared.clients.unregister(self.client.id);
@@ -191,6 +237,15 @@ impl Session {
                     None => std::future::pending().await,
                 }
             };
+            let mut group = self.group_wait.take();
+            let group_waiting = group.is_some();
+            let group_served = async {
+                match group.as_mut() {
+                    Some(GroupWait { reply, deadline: Some(deadline), .. }) => tokio::time::timeout_at(*deadline, reply).await.ok().and_then(Result::ok),
+                    Some(GroupWait { reply, deadline: None, .. }) => reply.await.ok(),
+                    None => std::future::pending().await,
+                }
+            };
             let pump = self.pump;
             let step = tokio::select! {
                 biased;
@@ -203,6 +258,7 @@ impl Session {
                     Step::Frame(frame)
                 }
                 served = served, if waiting => Step::Served(served.ok()),
+                reply = group_served, if group_waiting => Step::GroupServed(reply),
                 _ = handle.outbox.ready() => Step::Outbox,
                 permit = tx.reserve(), if pump => match permit {
                     Ok(permit) => Step::Pump(permit),
@@ -210,7 +266,17 @@ impl Session {
                 },
                 _ = ticker.tick() => Step::Tick,
             };
+            if !matches!(step, Step::GroupServed(_)) {
+                self.group_wait = group.take();
+            }
             let result = match step {
+                Step::GroupServed(reply) => {
+                    self.follow_wait = wait;
+                    match group {
+                        Some(group) => self.group_served(group, reply, tx),
+                        None => Ok(()),
+                    }
+                }
                 Step::Frame(frame) => {
                     self.follow_wait = wait;
                     self.on_frame(frame, tx)
@@ -292,11 +358,66 @@ impl Session {
             Message::Close(_) => return Err(End::Gone),
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Ok(()),
         };
-        let out = match decoded {
-            Ok((id, body)) => self.request(id, body),
-            Err(e) => Outgoing::error(e.id, ErrorBody::new("BADREQUEST", e.message)),
+        let request = decoded.map_err(|e| (e.id, e.message));
+        if self.group_wait.is_some() {
+            if self.deferred.len() >= MAX_DEFERRED {
+                return Err(End::Close(close::TOO_SLOW, "too many requests behind a blocked read"));
+            }
+            self.deferred.push_back(request);
+            return Ok(());
+        }
+        self.handle_request(request, tx)
+    }
+
+    /// Answers one request, unless it blocks (a `group_read` with `block`).
+    fn handle_request(&mut self, request: Deferred, tx: &mpsc::Sender<Message>) -> Result<(), End> {
+        let out = match request {
+            Ok((id, body)) => match self.request(id, body) {
+                Some(out) => out,
+                None => return Ok(()),
+            },
+            Err((id, message)) => Outgoing::error(id, ErrorBody::new("BADREQUEST", message)),
         };
         self.send(tx, &out)
+    }
+
+    /// Replies to the blocked `group_read` (entries, or `[]` on timeout), then runs the requests
+    /// that waited behind it.
+    fn group_served(&mut self, group: GroupWait, reply: Option<Reply>, tx: &mpsc::Sender<Message>) -> Result<(), End> {
+        let reply = match reply {
+            Some(reply) => reply,
+            None => {
+                let mut keyspace = self.shared.keyspace.lock();
+                let waiting = crate::blocking::unblock(&mut keyspace, self.client.id | GROUP_WAITER);
+                drop(keyspace);
+                let mut receiver = group.reply;
+                match (waiting, receiver.try_recv()) {
+                    // Served just as the time ran out: the entries are in the channel.
+                    (None, Ok(reply)) => reply,
+                    _ => Reply::NullArray,
+                }
+            }
+        };
+        let out = match self.group_reply(reply) {
+            Answer::Value(value) => Outgoing::ok(group.id, value),
+            Answer::Reply(reply) => answer(group.id, reply),
+            Answer::Blocked => return Ok(()),
+        };
+        self.send(tx, &out)?;
+        while self.group_wait.is_none() {
+            let Some(request) = self.deferred.pop_front() else { break };
+            self.handle_request(request, tx)?;
+        }
+        Ok(())
+    }
+
+    /// An XREADGROUP reply as a `group_read` result: its entries (`[]` for a null), or the error.
+    fn group_reply(&self, reply: Reply) -> Answer {
+        if reply.is_error() {
+            return Answer::Reply(reply);
+        }
+        let entries = message::streams_from_reply(&reply).into_iter().flat_map(|(_, entries)| entries).collect();
+        Answer::Value(entries_value(entries))
     }
 
     /// Runs one command for this client under the keyspace lock.
@@ -314,6 +435,30 @@ impl Session {
         reply
     }
 
+    /// Runs a blocking command (XREADGROUP BLOCK) for this client: its reply, or `None` when it
+    /// found nothing and now waits in [`Session::group_wait`]. As for a RESP client, the wait
+    /// is registered under the same keyspace lock as the read that found nothing.
+    fn run_blocking(&mut self, command: &[Bytes]) -> Option<Reply> {
+        let shared = self.shared.clone();
+        let mut keyspace = shared.keyspace.lock();
+        keyspace.refresh_clock();
+        let reply = run_command(&shared, &mut keyspace, &mut self.client, command).unwrap_or(Reply::Null);
+        let request = self.client.block_request.take();
+        let rerun = self.client.block_args.take().unwrap_or_else(|| command.to_vec());
+        let blocked = match request {
+            Some(request) if matches!(reply, Reply::NullArray | Reply::Null) => {
+                let deadline = request.timeout.map(|t| tokio::time::Instant::now() + t);
+                let db = self.client.db;
+                let receiver = crate::blocking::block(&mut keyspace, self.client.id | GROUP_WAITER, db, rerun, request);
+                self.group_wait = Some(GroupWait { id: None, reply: receiver, deadline });
+                true
+            }
+            _ => false,
+        };
+        publish_events(&shared, &mut keyspace);
+        (!blocked).then_some(reply)
+    }
+
     fn check_stream(&self, stream: &str) -> Result<(), ErrorBody> {
         match &self.grants {
             Some(grants) if !grants.may_use_stream(stream.as_bytes()) => Err(forbidden("stream", stream)),
@@ -321,19 +466,26 @@ impl Session {
         }
     }
 
-    fn request(&mut self, id: Option<Id>, body: Body) -> Outgoing {
+    /// Runs a request; `None` when it blocked (its reply comes when it is served).
+    fn request(&mut self, id: Option<Id>, body: Body) -> Option<Outgoing> {
         match self.request_body(body) {
-            Ok(Ok(value)) => Outgoing::ok(id, value),
-            Ok(Err(reply)) => answer(id, reply),
-            Err(error) => Outgoing::error(id, error),
+            Ok(Answer::Value(value)) => Some(Outgoing::ok(id, value)),
+            Ok(Answer::Reply(reply)) => Some(answer(id, reply)),
+            Ok(Answer::Blocked) => {
+                if let Some(group) = self.group_wait.as_mut() {
+                    group.id = id;
+                }
+                None
+            }
+            Err(error) => Some(Outgoing::error(id, error)),
         }
     }
 
-    /// Runs a request: `Ok(Ok(value))` for a result built here, `Ok(Err(reply))` for a
+    /// Runs a request: `Ok(Answer::Value(value))` for a result built here, `Ok(Answer::Reply(reply))` for a
     /// command's reply as it is, `Err` for a refusal.
-    fn request_body(&mut self, body: Body) -> Result<Result<Value, Reply>, ErrorBody> {
+    fn request_body(&mut self, body: Body) -> Result<Answer, ErrorBody> {
         match body {
-            Body::Ping => Ok(Ok(Value::Str(Data::from("pong")))),
+            Body::Ping => Ok(Answer::Value(Value::Str(Data::from("pong")))),
             Body::Subscribe(names) => self.subscribe(names, true),
             Body::Unsubscribe(names) => self.subscribe(names, false),
             Body::Publish { channel, message, shard } => {
@@ -343,20 +495,24 @@ impl Session {
                     }
                 }
                 let verb: &[u8] = if shard { b"SPUBLISH" } else { b"PUBLISH" };
-                Ok(Err(self.run_one(&[Bytes::from_static(verb), Bytes::from(channel), message.0])))
+                Ok(Answer::Reply(self.run_one(&[Bytes::from_static(verb), Bytes::from(channel), message.0])))
             }
             Body::Follow { stream, from } => self.follow(stream, from),
             Body::Unfollow { stream } => {
                 let was = self.follows.remove(stream.as_bytes()).is_some();
                 self.unblock_follow();
-                Ok(Ok(Value::Bool(was)))
+                Ok(Answer::Value(Value::Bool(was)))
             }
-            Body::GroupRead { stream, group, consumer, count, from, noack } => {
+            Body::GroupRead { stream, group, consumer, count, from, noack, block } => {
                 self.check_stream(&stream)?;
                 let mut command = args(&[b"XREADGROUP", b"GROUP", group.as_bytes(), consumer.as_bytes()]);
                 if let Some(count) = count {
                     command.push(Bytes::from_static(b"COUNT"));
                     command.push(Bytes::from(count.to_string()));
+                }
+                if let Some(block) = block {
+                    command.push(Bytes::from_static(b"BLOCK"));
+                    command.push(Bytes::from(block.to_string()));
                 }
                 if noack {
                     command.push(Bytes::from_static(b"NOACK"));
@@ -364,18 +520,14 @@ impl Session {
                 command.push(Bytes::from_static(b"STREAMS"));
                 command.push(Bytes::from(stream));
                 command.push(Bytes::from(from.unwrap_or_else(|| ">".into())));
-                let reply = self.run_one(&command);
-                if reply.is_error() {
-                    return Ok(Err(reply));
-                }
-                let entries = message::streams_from_reply(&reply).into_iter().flat_map(|(_, entries)| entries).collect();
-                Ok(Ok(entries_value(entries)))
+                let reply = if block.is_some() { self.run_blocking(&command) } else { Some(self.run_one(&command)) };
+                Ok(reply.map_or(Answer::Blocked, |reply| self.group_reply(reply)))
             }
             Body::Ack { stream, group, ids } => {
                 self.check_stream(&stream)?;
                 let mut command = args(&[b"XACK", stream.as_bytes(), group.as_bytes()]);
                 command.extend(ids.into_iter().map(Bytes::from));
-                Ok(Err(self.run_one(&command)))
+                Ok(Answer::Reply(self.run_one(&command)))
             }
             Body::Claim { stream, group, consumer, min_idle_ms, ids, start, count } => {
                 self.check_stream(&stream)?;
@@ -388,14 +540,14 @@ impl Session {
                         command.push(Bytes::from(count.to_string()));
                     }
                     let reply = self.run_one(&command);
-                    let Reply::Array(parts) = &reply else { return Ok(Err(reply)) };
+                    let Reply::Array(parts) = &reply else { return Ok(Answer::Reply(reply)) };
                     let next = match parts.first() {
                         Some(Reply::Bulk(next)) => Value::Str(Data(next.clone())),
                         _ => Value::Null,
                     };
                     let entries = parts.get(1).map(message::entries_from_reply).unwrap_or_default();
                     let deleted = parts.get(2).cloned().map_or(Value::Array(Vec::new()), Value::from_reply);
-                    Ok(Ok(Value::Map(vec![
+                    Ok(Answer::Value(Value::Map(vec![
                         (Value::Str(Data::from("next")), next),
                         (Value::Str(Data::from("entries")), entries_value(entries)),
                         (Value::Str(Data::from("deleted")), deleted),
@@ -405,9 +557,9 @@ impl Session {
                     command.extend(ids.into_iter().map(Bytes::from));
                     let reply = self.run_one(&command);
                     if reply.is_error() {
-                        return Ok(Err(reply));
+                        return Ok(Answer::Reply(reply));
                     }
-                    Ok(Ok(entries_value(message::entries_from_reply(&reply))))
+                    Ok(Answer::Value(entries_value(message::entries_from_reply(&reply))))
                 }
             }
             Body::Command { args } => {
@@ -421,12 +573,12 @@ impl Session {
                         return Err(ErrorBody::new("FORBIDDEN", format!("'{name}' is not available over WebSocket")));
                     }
                 }
-                Ok(Err(self.run_one(&command)))
+                Ok(Answer::Reply(self.run_one(&command)))
             }
         }
     }
 
-    fn subscribe(&mut self, names: Names, on: bool) -> Result<Result<Value, Reply>, ErrorBody> {
+    fn subscribe(&mut self, names: Names, on: bool) -> Result<Answer, ErrorBody> {
         if on {
             if let Some(grants) = &self.grants {
                 for name in names.channels.iter().chain(&names.shard_channels) {
@@ -455,26 +607,26 @@ impl Session {
             command.extend(list.into_iter().map(Bytes::from));
             let reply = self.run_one(&command);
             if reply.is_error() {
-                return Ok(Err(reply));
+                return Ok(Answer::Reply(reply));
             }
         }
         let subs = &self.client.subscriptions;
         let count = |n: usize| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
-        Ok(Ok(Value::Map(vec![
+        Ok(Answer::Value(Value::Map(vec![
             (Value::Str(Data::from("channels")), count(subs.channels.len())),
             (Value::Str(Data::from("patterns")), count(subs.patterns.len())),
             (Value::Str(Data::from("shard_channels")), count(subs.shard_channels.len())),
         ])))
     }
 
-    fn follow(&mut self, stream: String, from: Option<String>) -> Result<Result<Value, Reply>, ErrorBody> {
+    fn follow(&mut self, stream: String, from: Option<String>) -> Result<Answer, ErrorBody> {
         self.check_stream(&stream)?;
         let from = match from.as_deref() {
             None | Some("$") => {
                 // After the current last entry: look it up now, so a resume can name it.
                 let reply = self.run_one(&args(&[b"XREVRANGE", stream.as_bytes(), b"+", b"-", b"COUNT", b"1"]));
                 if reply.is_error() {
-                    return Ok(Err(reply));
+                    return Ok(Answer::Reply(reply));
                 }
                 message::entries_from_reply(&reply).into_iter().next().map_or_else(|| "0-0".to_string(), |e| e.id)
             }
@@ -483,7 +635,7 @@ impl Session {
         };
         self.follows.insert(Bytes::from(stream.clone()), Bytes::from(from.clone()));
         self.unblock_follow();
-        Ok(Ok(Value::Map(vec![(Value::Str(Data::from("stream")), Value::Str(Data::from(stream.as_str()))), (Value::Str(Data::from("from")), Value::Str(Data::from(from.as_str())))])))
+        Ok(Answer::Value(Value::Map(vec![(Value::Str(Data::from("stream")), Value::Str(Data::from(stream.as_str()))), (Value::Str(Data::from("from")), Value::Str(Data::from(from.as_str())))])))
     }
 
     /// Drops the blocked read of the followed streams; the next pump reads them again.
@@ -573,6 +725,8 @@ impl Session {
 enum Step<'a> {
     Frame(Option<Result<Message, WsError>>),
     Served(Option<Reply>),
+    /// The blocked `group_read` got its reply, or (`None`) timed out.
+    GroupServed(Option<Reply>),
     Outbox,
     Pump(mpsc::Permit<'a, Message>),
     Tick,

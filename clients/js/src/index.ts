@@ -269,8 +269,10 @@ export class HeraldClient {
     return this.request({ type: "unfollow", stream });
   }
 
-  /** XREADGROUP (never blocks): new entries (`from` `>`) or this consumer's pending ones. */
-  groupRead(stream: string, group: string, consumer: string, options: { count?: number; from?: string; noack?: boolean } = {}): Promise<Entry[]> {
+  /** XREADGROUP: new entries (`from` `>`) or this consumer's pending ones. With `block`
+   * (milliseconds, 0 = no limit) it waits for new entries like `XREADGROUP BLOCK`, resolving
+   * with `[]` on timeout; later requests are answered after it. */
+  groupRead(stream: string, group: string, consumer: string, options: { count?: number; from?: string; noack?: boolean; block?: number } = {}): Promise<Entry[]> {
     return this.request({ type: "group_read", stream, group, consumer, ...options });
   }
 

@@ -190,3 +190,22 @@ test("a token minted as the protocol document says is accepted", async () => {
     secured.stop();
   }
 });
+
+test("a blocking group read resolves when an entry arrives", async () => {
+  const client = new HeraldClient(herald.wsUrl, { encoding: "msgpack" });
+  await client.connect();
+  assert.equal(await resp.call("XGROUP", "CREATE", "js:jobs", "g", "$", "MKSTREAM"), "OK");
+  const read = client.groupRead("js:jobs", "g", "worker", { block: 0 });
+  const pong = client.ping();
+  // Wait (bounded) until the read is blocked on the server, then add the entry.
+  for (let i = 0; i < 1000; i++) {
+    const info = await resp.call("INFO", "clients");
+    if (/blocked_clients:1\r\n/.test(info)) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const id = await resp.call("XADD", "js:jobs", "*", "task", "resize");
+  assert.deepEqual(await read, [{ id, fields: { task: "resize" } }]);
+  assert.equal(await pong, "pong");
+  assert.deepEqual(await client.groupRead("js:jobs", "g", "worker", { block: 10 }), []);
+  client.close();
+});
