@@ -14,6 +14,8 @@
 //!   and each subscriber's bounded outbox.
 //! - [`gateway`]: the WebSocket gateway: browsers subscribe, publish and follow streams
 //!   through the same command layer, in JSON or MessagePack (`protocol/websocket.md`).
+//! - [`persist`]: durable streams: segment files (`protocol/segments.md`), the writer and its
+//!   sync policy, recovery; file I/O behind a trait so tests can simulate crashes.
 //! - [`glob`]: Redis's glob matcher, shared by KEYS, SCAN and pattern subscriptions.
 
 pub mod blocking;
@@ -24,6 +26,7 @@ pub mod connection;
 pub mod gateway;
 pub mod glob;
 pub mod keyspace;
+pub mod persist;
 pub mod pubsub;
 pub mod resp;
 pub mod server;
