@@ -3,6 +3,7 @@
 import { spawn, execFileSync } from "node:child_process";
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,13 +35,23 @@ function reachable(port) {
   });
 }
 
-/** Serves `dir` and `/herald-client.js` (the built client) on `port` (0: any free port);
+/** Serves `dir` and `/herald-client.js` (the built client, with its own modules) on `port` (0: any free port);
  * resolves with the HTTP server once it listens. */
 export function serve(dir, port, substitutions = {}) {
   const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
-    const file = url.pathname === "/herald-client.js" ? path.join(root, "clients/js/dist/index.js") : path.join(dir, url.pathname === "/" ? "index.html" : path.basename(url.pathname));
+    const name = path.basename(url.pathname);
+    // The client's entry module, and the modules it imports relatively (./msgpack.js).
+    const dist = path.join(root, "clients/js/dist");
+    const file =
+      url.pathname === "/herald-client.js"
+        ? path.join(dist, "index.js")
+        : url.pathname === "/"
+          ? path.join(dir, "index.html")
+          : name.endsWith(".js") && existsSync(path.join(dist, name)) && !existsSync(path.join(dir, name))
+            ? path.join(dist, name)
+            : path.join(dir, name);
     try {
       let body = await readFile(file, "utf8");
       for (const [key, value] of Object.entries(substitutions)) body = body.replaceAll(key, value);
