@@ -525,6 +525,22 @@ pub fn encode(encoding: Encoding, message: &Outgoing) -> Result<Vec<u8>, String>
     }
 }
 
+/// Encodes a pub/sub message as the gateway event a subscriber receives, from the parts of its
+/// RESP push: `[message, channel, data]`, `[pmessage, pattern, channel, data]` or
+/// `[smessage, channel, data]`. The hub calls this once per encoding for each published
+/// message and queues the same bytes for every WebSocket subscriber of that encoding.
+/// Anything else (nothing else is published) encodes as an empty frame, which sessions skip.
+pub fn encode_pubsub(encoding: Encoding, parts: &[&[u8]]) -> Bytes {
+    let data = |part: &[u8]| Data(Bytes::copy_from_slice(part));
+    let event = match parts {
+        [b"message", channel, payload] => Outgoing::Message { channel: data(channel), data: data(payload) },
+        [b"smessage", channel, payload] => Outgoing::Smessage { channel: data(channel), data: data(payload) },
+        [b"pmessage", pattern, channel, payload] => Outgoing::Pmessage { pattern: data(pattern), channel: data(channel), data: data(payload) },
+        _ => return Bytes::new(),
+    };
+    encode(encoding, &event).map(Bytes::from).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

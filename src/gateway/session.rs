@@ -33,9 +33,10 @@ use crate::client::ClientState;
 use crate::cmd;
 use crate::config::WsConfig;
 use crate::connection::{publish_events, run_command};
-use crate::resp::{ParserLimits, Protocol, Reply, RequestParser};
+use crate::pubsub::Format;
+use crate::resp::{Protocol, Reply};
 use crate::server::Shared;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{BTreeMap, VecDeque};
@@ -46,7 +47,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 /// Most requests a client may queue behind a blocked `group_read`; one more closes it as too
@@ -140,8 +141,6 @@ pub struct Session {
     group_wait: Option<GroupWait>,
     /// Requests that arrived while a `group_read` was blocked, oldest first.
     deferred: VecDeque<Deferred>,
-    /// Reads the pub/sub frames the outbox holds (RESP2 arrays of bulks).
-    frames: RequestParser,
 }
 
 fn args(words: &[&[u8]]) -> Vec<Bytes> {
@@ -179,6 +178,12 @@ impl Session {
     pub fn new(shared: Arc<Shared>, addr: SocketAddr, local_addr: SocketAddr, encoding: Encoding, grants: Option<Grants>, config: &WsConfig) -> Session {
         let handle = shared.clients.register(addr, local_addr);
         handle.info.lock().lib_name = Some(Bytes::from_static(b"herald-ws"));
+        // Publishers encode this session's messages as gateway events (SUBSCRIBE's RESP3 does
+        // not override it: see `Outbox::set_resp3`).
+        handle.outbox.set_format(match encoding {
+            Encoding::Json => Format::Json,
+            Encoding::MsgPack => Format::MsgPack,
+        });
         let mut client = ClientState::new(handle);
         client.protocol = Protocol::Resp3;
         Session {
@@ -193,7 +198,6 @@ impl Session {
             pump: false,
             group_wait: None,
             deferred: VecDeque::new(),
-            frames: RequestParser::new(ParserLimits::default()),
         }
     }
 
@@ -426,9 +430,6 @@ impl Session {
         let mut keyspace = shared.keyspace.lock();
         keyspace.refresh_clock();
         let reply = run_command(&shared, &mut keyspace, &mut self.client, args).unwrap_or(Reply::Null);
-        // SUBSCRIBE sets the outbox to the client's protocol (RESP3 here); the gateway reads
-        // RESP2 frames. Reset under the same lock, before any PUBLISH can run.
-        self.client.handle.outbox.set_resp3(false);
         self.client.block_request = None;
         self.client.block_args = None;
         publish_events(&shared, &mut keyspace);
@@ -702,20 +703,26 @@ impl Session {
         Ok(())
     }
 
-    /// Moves the pub/sub messages waiting in the outbox to the send queue.
+    /// Moves the pub/sub messages waiting in the outbox to the send queue. The hub queued them
+    /// already encoded for this session's encoding, one event per frame, and shares those
+    /// bytes with every subscriber of the same encoding: nothing is encoded or copied here.
     fn deliver_pubsub(&mut self, tx: &mpsc::Sender<Message>) -> Result<(), End> {
-        let mut buffer = BytesMut::new();
-        self.client.handle.outbox.take(&mut buffer);
-        while let Ok(Some(parts)) = self.frames.parse(&mut buffer) {
-            let out = match parts.as_slice() {
-                [kind, channel, data] if &kind[..] == b"message" => Outgoing::Message { channel: Data(channel.clone()), data: Data(data.clone()) },
-                [kind, channel, data] if &kind[..] == b"smessage" => Outgoing::Smessage { channel: Data(channel.clone()), data: Data(data.clone()) },
-                [kind, pattern, channel, data] if &kind[..] == b"pmessage" => {
-                    Outgoing::Pmessage { pattern: Data(pattern.clone()), channel: Data(channel.clone()), data: Data(data.clone()) }
-                }
-                _ => continue,
+        let mut frames = Vec::new();
+        self.client.handle.outbox.take_frames(&mut frames);
+        for frame in frames {
+            if frame.is_empty() {
+                continue;
+            }
+            let message = match self.encoding {
+                // The hub encoded it with serde_json: valid UTF-8 (checked again, cheaply, since
+                // tungstenite's unchecked constructor is `unsafe`).
+                Encoding::Json => match Utf8Bytes::try_from(frame) {
+                    Ok(text) => Message::Text(text),
+                    Err(_) => continue,
+                },
+                Encoding::MsgPack => Message::Binary(frame),
             };
-            self.send(tx, &out)?;
+            self.queue(tx, message)?;
         }
         Ok(())
     }

@@ -7,10 +7,11 @@
 //! never on every pattern. (Patterns that start with a wildcard share the empty prefix and are
 //! always candidates.)
 //!
-//! Every message is encoded at most once per protocol (RESP2 array, RESP3 push) and the same
-//! [`Bytes`] is queued on each subscriber's [`super::Outbox`].
+//! Every message is encoded at most once per [`Format`] in use (RESP2 array, RESP3 push, and
+//! the WebSocket gateway's JSON and MessagePack events, see [`crate::gateway::message`]) and
+//! the same [`Bytes`] is queued on each subscriber's [`super::Outbox`].
 
-use super::outbox::Offer;
+use super::outbox::{Format, Offer};
 use crate::client::ClientHandle;
 use crate::config::BufferLimit;
 use crate::glob;
@@ -140,19 +141,25 @@ fn remove_client(subscribers: &mut Subscribers, id: u64) -> bool {
 /// A message's frame in each protocol, encoded on first use.
 struct Frames<'a> {
     parts: &'a [&'a [u8]],
-    resp2: Option<Bytes>,
-    resp3: Option<Bytes>,
+    /// The message encoded in each [`Format`], made on first use.
+    encoded: [Option<Bytes>; Format::COUNT],
 }
 
 impl<'a> Frames<'a> {
     fn new(parts: &'a [&'a [u8]]) -> Self {
-        Frames { parts, resp2: None, resp3: None }
+        Frames { parts, encoded: Default::default() }
     }
 
-    fn get(&mut self, resp3: bool) -> &Bytes {
+    fn get(&mut self, format: Format) -> &Bytes {
         let parts = self.parts;
-        let (slot, protocol) = if resp3 { (&mut self.resp3, Protocol::Resp3) } else { (&mut self.resp2, Protocol::Resp2) };
-        slot.get_or_insert_with(|| encode_push(parts, protocol))
+        // `Format` has COUNT variants numbered from 0, so the index is in range.
+        #[allow(clippy::indexing_slicing)]
+        self.encoded[format as usize].get_or_insert_with(|| match format {
+            Format::Resp2 => encode_push(parts, Protocol::Resp2),
+            Format::Resp3 => encode_push(parts, Protocol::Resp3),
+            Format::Json => crate::gateway::message::encode_pubsub(crate::gateway::message::Encoding::Json, parts),
+            Format::MsgPack => crate::gateway::message::encode_pubsub(crate::gateway::message::Encoding::MsgPack, parts),
+        })
     }
 }
 
@@ -175,7 +182,7 @@ struct Fanout<'a> {
 impl Fanout<'_> {
     fn send(&mut self, subscribers: &Subscribers, frames: &mut Frames<'_>) {
         for client in subscribers {
-            let frame = frames.get(client.outbox.is_resp3());
+            let frame = frames.get(client.outbox.format());
             if client.outbox.offer(frame, self.limit, self.now) == Offer::Overflowed {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 client.kill.notify_one();
@@ -311,6 +318,48 @@ mod tests {
         assert!(!hub.unsubscribe(Kind::Pattern, b"news.*", a.id));
         assert_eq!(hub.publish(b"news.tech", b"hi", no_limit(), &dropped), 2);
         assert_eq!(hub.pattern_count(), 2);
+    }
+
+    #[test]
+    fn a_message_is_encoded_once_per_format_and_the_bytes_are_shared() {
+        let registry = ClientRegistry::default();
+        let hub = Hub::new();
+        let formats = [Format::Json, Format::Json, Format::MsgPack, Format::MsgPack, Format::Resp2, Format::Resp2];
+        let clients: Vec<_> = formats.iter().map(|_| client(&registry)).collect();
+        for (c, format) in clients.iter().zip(formats) {
+            c.outbox.set_format(format);
+            hub.subscribe(Kind::Channel, Bytes::from_static(b"quotes"), c);
+        }
+        let dropped = AtomicU64::new(0);
+        assert_eq!(hub.publish(b"quotes", b"ACME 10", no_limit(), &dropped), 6);
+        let frames: Vec<Bytes> = clients
+            .iter()
+            .map(|c| {
+                let mut out = Vec::new();
+                c.outbox.take_frames(&mut out);
+                assert_eq!(out.len(), 1);
+                out.pop().unwrap_or_default()
+            })
+            .collect();
+        let [json_a, json_b, pack_a, pack_b, resp_a, resp_b] = &frames[..] else { panic!("six frames") };
+        assert_eq!(&json_a[..], br#"{"type":"message","channel":"quotes","data":"ACME 10"}"#);
+        assert_eq!(json_a.as_ptr(), json_b.as_ptr(), "one JSON encoding for every JSON subscriber");
+        assert_eq!(pack_a.as_ptr(), pack_b.as_ptr(), "one MessagePack encoding");
+        assert_eq!(resp_a.as_ptr(), resp_b.as_ptr(), "one RESP2 encoding");
+        assert_eq!(pack_a.first(), Some(&0x83), "a MessagePack map of three");
+        assert_eq!(&resp_a[..], b"*3\r\n$7\r\nmessage\r\n$6\r\nquotes\r\n$7\r\nACME 10\r\n");
+    }
+
+    #[test]
+    fn subscribing_over_resp3_keeps_a_gateway_format() {
+        let registry = ClientRegistry::default();
+        let c = client(&registry);
+        c.outbox.set_format(Format::MsgPack);
+        c.outbox.set_resp3(true);
+        assert_eq!(c.outbox.format(), Format::MsgPack);
+        c.outbox.set_format(Format::Resp2);
+        c.outbox.set_resp3(true);
+        assert_eq!(c.outbox.format(), Format::Resp3);
     }
 
     #[test]

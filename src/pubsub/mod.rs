@@ -25,7 +25,7 @@ pub mod outbox;
 
 pub use hub::{Hub, Kind};
 pub use notify::NotifyFlags;
-pub use outbox::Outbox;
+pub use outbox::{Format, Outbox};
 
 use crate::keyspace::KeyEvent;
 use crate::server::Shared;

@@ -11,7 +11,7 @@
 use crate::config::BufferLimit;
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -27,6 +27,40 @@ pub enum Offer {
     Closed,
 }
 
+/// How a subscriber's pub/sub messages are encoded: the publisher encodes each message once
+/// per format in use and queues the same bytes for every subscriber of that format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A RESP2 array of bulk strings.
+    Resp2 = 0,
+    /// A RESP3 push.
+    Resp3 = 1,
+    /// A WebSocket gateway event in JSON (one frame per message).
+    Json = 2,
+    /// A WebSocket gateway event in MessagePack (one frame per message).
+    MsgPack = 3,
+}
+
+impl Format {
+    /// How many formats there are (for per-format caches).
+    pub const COUNT: usize = 4;
+
+    fn from_u8(value: u8) -> Format {
+        match value {
+            1 => Format::Resp3,
+            2 => Format::Json,
+            3 => Format::MsgPack,
+            _ => Format::Resp2,
+        }
+    }
+
+    /// Whether frames of this format go to a WebSocket session (one message per frame) rather
+    /// than a RESP connection (a byte stream).
+    pub fn is_gateway(self) -> bool {
+        matches!(self, Format::Json | Format::MsgPack)
+    }
+}
+
 /// The per-client queue of pub/sub frames.
 #[derive(Debug, Default)]
 pub struct Outbox {
@@ -34,8 +68,8 @@ pub struct Outbox {
     state: Mutex<State>,
     /// Bytes queued or being written (CLIENT LIST `omem`), readable without the lock.
     pending: AtomicUsize,
-    /// Whether the client speaks RESP3, so publishers pick the push encoding.
-    resp3: AtomicBool,
+    /// The [`Format`] publishers encode this client's messages in.
+    format: AtomicU8,
     /// Woken when the queue goes from empty to non-empty.
     ready: Notify,
 }
@@ -119,6 +153,20 @@ impl Outbox {
         moved
     }
 
+    /// Moves every queued frame, as it is (each one message), to the end of `out`: what a
+    /// WebSocket session sends one frame per message, without copying.
+    pub fn take_frames(&self, out: &mut Vec<Bytes>) -> usize {
+        if self.pending.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        let mut state = self.state.lock();
+        let moved = state.queued;
+        out.append(&mut state.frames);
+        state.queued = 0;
+        self.pending.store(state.in_flight, Ordering::Relaxed);
+        moved
+    }
+
     fn drain(state: &mut State, out: &mut BytesMut) -> usize {
         let moved = state.queued;
         out.reserve(moved);
@@ -151,14 +199,26 @@ impl Outbox {
         self.state.lock().overflowed
     }
 
-    /// Sets the protocol publishers encode this client's messages for.
+    /// Sets the RESP protocol publishers encode this client's messages for. A WebSocket
+    /// session's gateway format is kept: its commands run as RESP3 but it wants gateway events.
     pub fn set_resp3(&self, resp3: bool) {
-        self.resp3.store(resp3, Ordering::Relaxed);
+        let wanted = if resp3 { Format::Resp3 } else { Format::Resp2 } as u8;
+        let _ = self.format.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| (!Format::from_u8(current).is_gateway()).then_some(wanted));
     }
 
     /// Whether publishers should send RESP3 push frames.
     pub fn is_resp3(&self) -> bool {
-        self.resp3.load(Ordering::Relaxed)
+        self.format() == Format::Resp3
+    }
+
+    /// Sets the format publishers encode this client's messages in.
+    pub fn set_format(&self, format: Format) {
+        self.format.store(format as u8, Ordering::Relaxed);
+    }
+
+    /// The format publishers encode this client's messages in.
+    pub fn format(&self) -> Format {
+        Format::from_u8(self.format.load(Ordering::Relaxed))
     }
 
     /// Resolves when frames may be waiting (a permit is kept if nobody was waiting).
