@@ -9,7 +9,7 @@
 
 use super::{args as arg, errors, CommandSpec, Ctx};
 use crate::blocking::{self, BlockRequest};
-use crate::keyspace::stream::{parse_bound, AddId, Group, IdError, Stream, StreamEntry, StreamId, Trim, TrimStrategy};
+use crate::keyspace::stream::{parse_bound, AddId, ColdError, Group, IdError, Stream, StreamEntry, StreamId, Trim, TrimStrategy};
 use crate::keyspace::{Keyspace, Value};
 use crate::resp::{Protocol, Reply};
 use bytes::Bytes;
@@ -26,6 +26,11 @@ fn lookup<'a>(keyspace: &'a mut Keyspace, db: usize, key: &[u8]) -> Result<Optio
         Some(Value::Stream(s)) => Ok(Some(s)),
         Some(_) => Err(errors::wrong_type()),
     }
+}
+
+/// Old history of a durable stream could not be read back from disk.
+fn cold_error(e: ColdError) -> Reply {
+    Reply::error(e.message())
 }
 
 fn id_error(e: IdError) -> Reply {
@@ -242,7 +247,10 @@ fn xtrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let removed = match lookup(ctx.keyspace, db, &args[1]) {
         Err(e) => return e,
         Ok(None) => return Reply::Integer(0),
-        Ok(Some(stream)) => stream.trim(trim),
+        Ok(Some(stream)) => match stream.try_trim(trim) {
+            Ok(n) => n,
+            Err(e) => return cold_error(e),
+        },
     };
     if removed > 0 {
         ctx.keyspace.db(db).touch(&args[1]);
@@ -290,7 +298,10 @@ fn range_generic(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> Reply {
         Err(e) => e,
         Ok(None) => Reply::Array(Vec::new()),
         Ok(Some(_)) if count == Some(0) => Reply::NullArray,
-        Ok(Some(s)) => entries_reply(s.range(start, end, count, rev)),
+        Ok(Some(s)) => match s.try_range(start, end, count, rev) {
+            Ok(entries) => entries_reply(entries),
+            Err(e) => cold_error(e),
+        },
     }
 }
 
@@ -323,7 +334,20 @@ fn xdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let deleted = match lookup(ctx.keyspace, db, &args[1]) {
         Err(e) => return e,
         Ok(None) => return Reply::Integer(0),
-        Ok(Some(s)) => ids.into_iter().filter(|id| s.delete(*id)).count(),
+        Ok(Some(s)) => {
+            let mut deleted = 0usize;
+            for id in ids {
+                match s.try_delete(id) {
+                    Ok(true) => deleted += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        break;
+                    }
+                }
+            }
+            deleted
+        }
     };
     if deleted > 0 {
         ctx.keyspace.db(db).touch(&args[1]);
@@ -517,7 +541,7 @@ fn read_now(keyspace: &mut Keyspace, db: usize, read: &ReadArgs) -> Result<ReadO
         let reply = match (&read.group, *from) {
             (None, ReadFrom::After(after)) => {
                 let Some(start) = after.next() else { continue };
-                let entries = stream.range(start, StreamId::MAX, read.count, false);
+                let entries = stream.try_range(start, StreamId::MAX, read.count, false).map_err(cold_error)?;
                 if entries.is_empty() {
                     continue;
                 }
@@ -541,12 +565,12 @@ fn read_now(keyspace: &mut Keyspace, db: usize, read: &ReadArgs) -> Result<ReadO
                         if !has_new {
                             continue;
                         }
-                        let entries = stream.read_group_new(group, consumer, read.count, read.noack, now).unwrap_or_default();
+                        let entries = stream.read_group_new(group, consumer, read.count, read.noack, now).map_err(cold_error)?.unwrap_or_default();
                         keyspace.db(db).touch(key);
                         entries_reply(entries)
                     }
                     ReadFrom::After(after) => {
-                        let entries = stream.read_group_history(group, consumer, after, read.count, now).unwrap_or_default();
+                        let entries = stream.read_group_history(group, consumer, after, read.count, now).map_err(cold_error)?.unwrap_or_default();
                         Reply::Array(
                             entries
                                 .into_iter()
@@ -1080,7 +1104,12 @@ fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let delivery = if delivery < 0 || delivery > now_i { now } else { delivery.unsigned_abs() };
     let consumer = args[3].clone();
     let Ok(Some(stream)) = lookup(ctx.keyspace, db, &args[1]) else { return nogroup(&args[1], &args[2]) };
-    let exists: Vec<Option<StreamEntry>> = claim.ids.iter().map(|id| if claim.justid { stream.contains(*id).then(|| StreamEntry { id: *id, fields: Vec::new() }) } else { stream.get(*id) }).collect();
+    // A failed load must not count as a deleted entry: that would drop it from the PEL.
+    let exists: Result<Vec<Option<StreamEntry>>, ColdError> = claim.ids.iter().map(|id| claimed_entry(stream, *id, claim.justid)).collect();
+    let exists = match exists {
+        Ok(exists) => exists,
+        Err(e) => return cold_error(e),
+    };
     let Some(group) = stream.groups.get_mut(&args[2]) else { return nogroup(&args[1], &args[2]) };
     if let Some(last) = claim.last_id {
         if last > group.last_id {
@@ -1184,7 +1213,10 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         attempts -= 1;
         visited += 1;
-        let entry = if justid { stream.contains(*id).then(|| StreamEntry { id: *id, fields: Vec::new() }) } else { stream.get(*id) };
+        let entry = match claimed_entry(stream, *id, justid) {
+            Ok(entry) => entry,
+            Err(e) => return cold_error(e),
+        };
         let Some(group) = stream.groups.get_mut(&args[2]) else { break };
         let Some(entry) = entry else {
             group.ack(*id);
@@ -1233,6 +1265,15 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 // ---------------------------------------------------------------------------------------
 // XINFO.
 // ---------------------------------------------------------------------------------------
+
+/// The entry a claim returns: with its fields, or only its ID with JUSTID; `None` if deleted.
+fn claimed_entry(stream: &Stream, id: StreamId, justid: bool) -> Result<Option<StreamEntry>, ColdError> {
+    if justid {
+        Ok(stream.try_contains(id)?.then(|| StreamEntry { id, fields: Vec::new() }))
+    } else {
+        stream.try_get(id)
+    }
+}
 
 fn entry_or_null(entry: Option<StreamEntry>) -> Reply {
     entry.map_or(Reply::Null, entry_reply)
@@ -1283,7 +1324,10 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return Reply::Map(map);
     }
     let limit = (count != usize::MAX).then_some(count);
-    map.push((bulk_str("entries"), entries_reply(s.range(StreamId::MIN, StreamId::MAX, limit, false))));
+    match s.try_range(StreamId::MIN, StreamId::MAX, limit, false) {
+        Ok(entries) => map.push((bulk_str("entries"), entries_reply(entries))),
+        Err(e) => return cold_error(e),
+    }
     let groups = s
         .groups
         .iter()

@@ -82,6 +82,21 @@ impl Block {
         self.live
     }
 
+    /// Entries stored, deleted ones included.
+    pub fn total(&self) -> u32 {
+        self.total
+    }
+
+    /// The IDs stored here and deleted since.
+    pub fn deleted_ids(&self) -> impl Iterator<Item = StreamId> + '_ {
+        self.raws().filter(|raw| raw.deleted).map(|raw| raw.id)
+    }
+
+    /// The first live entry.
+    pub fn first_live(&self) -> Option<StreamEntry> {
+        self.range(StreamId::MIN, StreamId::MAX).next()
+    }
+
     /// The largest ID stored.
     pub fn last(&self) -> StreamId {
         self.last
