@@ -106,6 +106,10 @@ pub struct Config {
     pub zset_max_listpack_value: usize,
     /// The WebSocket gateway's settings (`ws-*`).
     pub ws: WsConfig,
+    /// Durable streams' tiering and retention (`stream-memory-budget`, `stream-retention-ms`,
+    /// `stream-retention-bytes`); shared by `Arc` with every durable stream's cold store, so a
+    /// CONFIG SET applies at once.
+    pub tiering: std::sync::Arc<crate::persist::tier::TierSettings>,
 }
 
 /// The WebSocket gateway's settings (see [`crate::gateway`] and `protocol/websocket.md`).
@@ -246,6 +250,7 @@ impl Default for Config {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             ws: WsConfig::default(),
+            tiering: std::sync::Arc::default(),
         }
     }
 }
@@ -434,6 +439,27 @@ pub static PARAMS: &[Param] = &[
             c.ws.token_secret = v.to_string();
             Ok(())
         },
+    },
+    Param {
+        name: "stream-memory-budget",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.tiering.memory_budget().to_string(),
+        set: |c, v| memory_in(v, 0, i64::MAX as u64).map(|n| c.tiering.set_memory_budget(n)),
+    },
+    Param {
+        name: "stream-retention-ms",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.tiering.retention_ms().to_string(),
+        set: |c, v| int_in(v, 0, i64::MAX).map(|n| c.tiering.set_retention_ms(n.unsigned_abs())),
+    },
+    Param {
+        name: "stream-retention-bytes",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.tiering.retention_bytes().to_string(),
+        set: |c, v| memory_in(v, 0, i64::MAX as u64).map(|n| c.tiering.set_retention_bytes(n)),
     },
     Param { name: "hz", aliases: &[], mutable: true, get: |c| c.hz.to_string(), set: |c, v| int_in(v, 0, i64::from(i32::MAX)).map(|n| c.hz = (n as u32).clamp(1, 500)) },
 ];

@@ -11,10 +11,15 @@
 //!   store that simulates crashes, torn writes and corruption for tests.
 //! - [`segment`]: where segments live, appending and rolling, and the reader API
 //!   ([`segment::SegmentReader`]) that lists segments with their ID ranges and reads entries.
+//! - [`tier`]: the settings of tiering and retention, and the cold store that serves a durable
+//!   stream's evicted history from its segments.
+//! - [`retention`]: age- and size-based retention by whole sealed segments.
 
 pub mod format;
 pub mod io;
+pub mod retention;
 pub mod segment;
+pub mod tier;
 
 pub use format::{PendingState, Record, SegmentHeader};
 pub use io::{FaultStorage, FsStorage, Storage};
