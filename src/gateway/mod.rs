@@ -30,6 +30,9 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::debug;
 
+/// Bytes of tungstenite's read buffer per connection (see `handle`).
+const READ_BUFFER: usize = 1024;
+
 /// The only path the gateway answers on.
 pub const PATH: &str = "/ws";
 
@@ -167,11 +170,13 @@ async fn handle(shared: Arc<Shared>, socket: TcpStream, addr: SocketAddr, count:
         }
     };
     // Small buffers: tungstenite's defaults (128 KiB to read, 128 KiB to batch writes) would
-    // cost every idle connection ~140 KiB; requests are small and writes are flushed per batch.
+    // cost every idle connection ~140 KiB. Requests are small, and tungstenite zero-fills the
+    // whole read buffer on its first read, so it is 1 KiB (a bigger frame reserves its own
+    // length); writes are flushed per batch by the writer task.
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(config.max_message_size))
         .max_frame_size(Some(config.max_message_size))
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0);
     let handshake = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::accept_hdr_async_with_config(socket, callback, Some(ws_config))).await;
     let stream = match handshake {
