@@ -1,5 +1,7 @@
 //! Property test: the sorted set against a plain reference model (a map plus a sort), driven
 //! by random adds, removes, increments and pops, comparing order, ranks, ranges and scores.
+//! Limits are drawn too, so runs exercise the compact (`listpack`) form, the skip list, and
+//! the conversion between them in the middle of a run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use bytes::Bytes;
@@ -24,8 +26,14 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Members 36 and up are longer than the smallest `max_value` drawn below, so adding one
+/// converts a compact set.
 fn member(m: u8) -> Vec<u8> {
-    format!("m{m:02}").into_bytes()
+    if m >= 36 {
+        format!("m{m:02}-long").into_bytes()
+    } else {
+        format!("m{m:02}").into_bytes()
+    }
 }
 
 /// The model's order: by score, then member bytes.
@@ -43,11 +51,26 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
-    fn sorted_set_matches_a_sorted_vector_model(ops in proptest::collection::vec(op(), 1..200), lo in -6i8..6, width in 0i8..8) {
-        let limits = ZSetLimits { max_entries: 16, max_value: 64 };
+    fn sorted_set_matches_a_sorted_vector_model(
+        ops in proptest::collection::vec(op(), 1..200),
+        lo in -6i8..6,
+        width in 0i8..8,
+        max_entries in prop_oneof![Just(0usize), Just(4), Just(16), Just(1000)],
+        max_value in prop_oneof![Just(3usize), Just(64)],
+    ) {
+        let limits = ZSetLimits { max_entries, max_value };
         let mut zset = ZSet::new(limits, 0, 0);
         let mut model: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+        // Whether the set ever outgrew the compact form (it never goes back).
+        let mut outgrew = false;
         for op in ops {
+            let adds = match op {
+                Op::Add(m, _) | Op::Incr(m, _) => Some(member(m)),
+                _ => None,
+            };
+            if let Some(m) = adds.filter(|m| !model.contains_key(m)) {
+                outgrew |= model.len() + 1 > max_entries || m.len() > max_value;
+            }
             match op {
                 Op::Add(m, s) => {
                     zset.add(&member(m), f64::from(s), limits);
@@ -74,6 +97,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(zset.len(), model.len());
+            prop_assert_eq!(zset.encoding(), if outgrew { "skiplist" } else { "listpack" });
         }
         let expected = sorted(&model);
         let actual: Vec<(Vec<u8>, f64)> = zset.iter().map(|(m, s)| (m.to_vec(), s)).collect();

@@ -376,7 +376,7 @@ fn run_search(zset: &ZSet, search: &Search, center: (f64, f64)) -> Vec<(Bytes, f
                 distance(cx, cy, x, y)
             }
         };
-        hits.push((member.clone(), dist, bits, x, y));
+        hits.push((Bytes::copy_from_slice(member), dist, bits, x, y));
         if search.any && search.count.is_some_and(|n| hits.len() >= n) {
             break;
         }

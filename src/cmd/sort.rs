@@ -43,7 +43,7 @@ fn elements(keyspace: &mut Keyspace, db: usize, key: &[u8]) -> Result<Option<(Ve
         None => None,
         Some(Value::List(l)) => Some((l.iter().map(Bytes::copy_from_slice).collect(), "list")),
         Some(Value::Set(s)) => Some((s.members(), "set")),
-        Some(Value::ZSet(z)) => Some((z.iter().map(|(m, _)| m.clone()).collect(), "zset")),
+        Some(Value::ZSet(z)) => Some((z.iter().map(|(m, _)| Bytes::copy_from_slice(m)).collect(), "zset")),
         Some(_) => return Err(errors::wrong_type()),
     })
 }

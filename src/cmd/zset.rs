@@ -194,11 +194,15 @@ pub struct AddResult {
 fn add_op(ctx: &mut Ctx<'_>, key: &[u8], flags: AddFlags, pairs: &[(f64, &Bytes)]) -> Result<AddResult, Reply> {
     let limits = limits(ctx);
     let db = ctx.client.db;
-    if zset_mut(ctx.keyspace, db, key)?.is_none() {
+    let longest = pairs.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
+    if let Some(zset) = zset_mut(ctx.keyspace, db, key)? {
+        // Redis 7.2+ (`zsetTypeMaybeConvert`): a write that is sure to outgrow the compact
+        // form converts first.
+        zset.maybe_convert(pairs.len(), longest, limits);
+    } else {
         if flags.xx {
             return Ok(AddResult::default());
         }
-        let longest = pairs.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
         let now = ctx.now_ms();
         ctx.db().insert(key, Value::ZSet(Box::new(ZSet::new(limits, pairs.len(), longest))), None, now);
     }
@@ -861,7 +865,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let picked: Vec<(Bytes, f64)> = if count >= 0 {
             let count = to_usize(count);
             if count >= len {
-                z.iter().map(|(m, s)| (m.clone(), s)).collect()
+                z.iter().map(|(m, s)| (Bytes::copy_from_slice(m), s)).collect()
             } else {
                 let mut ranks = rand::seq::index::sample(&mut rng, len, count).into_vec();
                 ranks.sort_unstable();
@@ -907,7 +911,7 @@ fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             if pattern.as_ref().is_some_and(|p| !crate::glob::matches(p, member)) {
                 continue;
             }
-            items.push(Reply::Bulk(member.clone()));
+            items.push(Reply::Bulk(Bytes::copy_from_slice(member)));
             items.push(Reply::bulk(crate::resp::format_double(score)));
         }
         Reply::Array(vec![Reply::bulk("0"), Reply::Array(items)])
@@ -989,7 +993,7 @@ fn load_inputs(keyspace: &mut Keyspace, db: usize, keys: &[Bytes]) -> Result<Vec
     for key in keys {
         let members = match keyspace.db(db).get_value(key, now) {
             None => Vec::new(),
-            Some(Value::ZSet(z)) => z.iter().map(|(m, s)| (m.clone(), s)).collect(),
+            Some(Value::ZSet(z)) => z.iter().map(|(m, s)| (Bytes::copy_from_slice(m), s)).collect(),
             Some(Value::Set(s)) => s.members().into_iter().map(|m| (m, 1.0)).collect(),
             Some(_) => return Err(errors::wrong_type()),
         };
@@ -1100,7 +1104,7 @@ fn setop_generic(ctx: &mut Ctx<'_>, args: &[Bytes], op: SetOp, store: bool) -> R
         };
         return Reply::from(store_result(ctx.keyspace, db, &args[1], zset, event));
     }
-    let sorted: Vec<(Bytes, f64)> = zset.iter().map(|(m, s)| (m.clone(), s)).collect();
+    let sorted: Vec<(Bytes, f64)> = zset.iter().map(|(m, s)| (Bytes::copy_from_slice(m), s)).collect();
     members_reply(sorted, ctx.client.protocol, request.withscores)
 }
 

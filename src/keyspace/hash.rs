@@ -134,7 +134,7 @@ impl Packed {
 
     /// Bytes held, for memory reports.
     pub fn allocated_bytes(&self) -> usize {
-        self.data.capacity()
+        super::memory::heap_block(self.data.capacity())
     }
 }
 
@@ -253,6 +253,14 @@ impl<V> Table<V> {
     pub fn near(&self, position: u64) -> Option<(&Bytes, &V)> {
         let (_, slot) = self.slots.range(position..).next().or_else(|| self.slots.iter().next())?;
         slot.iter().next()
+    }
+
+    /// An estimate of the heap bytes held (see [`super::memory`]): the B-tree of slots, and
+    /// for each entry its key's block plus what `value_bytes` says its value holds.
+    pub fn allocated_bytes(&self, value_bytes: impl Fn(&V) -> usize) -> usize {
+        let slots = super::memory::btree_bytes(self.slots.len(), std::mem::size_of::<(u64, Slot<V>)>());
+        let entries: usize = self.iter().map(|(k, v)| super::memory::bytes_block(k) + value_bytes(v)).sum();
+        slots + entries
     }
 
     /// One page of a scan from `cursor`: entries from at least `count` hash positions when
@@ -381,12 +389,20 @@ impl Hash {
         due.iter().filter(|field| self.remove(field)).count()
     }
 
-    /// Bytes of storage held, for memory reports.
+    /// An estimate of the heap bytes held, for MEMORY USAGE (see [`super::memory`]).
     pub fn allocated_bytes(&self) -> usize {
-        match &self.repr {
+        use super::memory::{btree_bytes, bytes_block, hashmap_bytes, heap_block};
+        let fields = match &self.repr {
             Repr::Packed(p) => p.allocated_bytes(),
-            Repr::Table(t) => t.iter().map(|(f, v)| f.len() + v.len() + 96).sum(),
-        }
+            Repr::Table(t) => t.allocated_bytes(bytes_block),
+        };
+        let ttls = self.ttls.as_ref().map_or(0, |t| {
+            heap_block(std::mem::size_of::<FieldTtls>())
+                + hashmap_bytes(t.by_field.capacity(), std::mem::size_of::<(Bytes, u64)>())
+                + btree_bytes(t.by_deadline.len(), std::mem::size_of::<(u64, Bytes)>())
+                + t.by_field.keys().map(bytes_block).sum::<usize>()
+        });
+        fields + ttls
     }
 
     fn convert_to_table(&mut self) {

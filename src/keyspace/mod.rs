@@ -15,6 +15,7 @@ mod segmented;
 pub mod expire;
 pub mod hash;
 pub mod list;
+pub mod memory;
 pub mod set;
 pub mod stream;
 pub mod string;

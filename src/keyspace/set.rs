@@ -109,12 +109,12 @@ impl Set {
         }
     }
 
-    /// Bytes of storage held, for memory reports.
+    /// An estimate of the heap bytes held, for MEMORY USAGE (see [`super::memory`]).
     pub fn allocated_bytes(&self) -> usize {
         match &self.repr {
-            Repr::Ints(v) => v.capacity() * 8,
+            Repr::Ints(v) => super::memory::heap_block(v.capacity() * 8),
             Repr::Packed(p) => p.allocated_bytes(),
-            Repr::Table(t) => t.iter().map(|(m, _)| m.len() + 64).sum(),
+            Repr::Table(t) => t.allocated_bytes(|_| 0),
         }
     }
 

@@ -1,8 +1,18 @@
 //! The sorted set value: members ordered by `(score, member)`, with O(log n) rank queries.
 //!
 //! # Layout
-//! A [`ZSet`] is a member → score `HashMap` (O(1) `ZSCORE`, `ZADD` conflict checks) beside a
-//! [`SkipList`] ordered by `(score, member bytes)`.
+//! A [`ZSet`] has two forms, as in Redis:
+//! - `listpack` (compact): one byte vector of entries `score (f64, 8 bytes LE) | varint(len) |
+//!   member`, kept sorted by `(score, member)`, while the set has at most
+//!   `zset-max-listpack-entries` members of at most `zset-max-listpack-value` bytes. Every
+//!   operation is a linear walk, cheaper than pointer chasing for the ~128 short entries it
+//!   holds, and a member costs its bytes plus 9 or 10, with no allocation of its own.
+//! - `skiplist` (large): a member → score `HashMap` (O(1) `ZSCORE`, `ZADD` conflict checks)
+//!   beside a [`SkipList`] ordered by `(score, member bytes)`.
+//!
+//! A compact set that would outgrow either limit turns into the large form before the write
+//! and never goes back, except for a freshly built `*STORE` result, which takes the form its
+//! size calls for ([`ZSet::settle_encoding`], Redis's `zsetConvertToListpackIfNeeded`).
 //!
 //! # Why a skip list
 //! Rank queries (`ZRANK`, `ZRANGE` by index, `LIMIT` offsets) need an order-statistic
@@ -21,11 +31,11 @@
 //! `unsafe` and no reference counting.
 //!
 //! # Encoding names
-//! `OBJECT ENCODING` answers `listpack` while the set is within `zset-max-listpack-entries`
-//! and `zset-max-listpack-value` and `skiplist` once it outgrew them (it never goes back, as
-//! in Redis). The storage is the same in both cases; as in Redis's listpack, a `-0` score is
-//! read back as `0` while the set is small.
+//! `OBJECT ENCODING` answers `listpack` for the compact form and `skiplist` for the large one:
+//! the name always says what the storage is. As in Redis's listpack, a `-0` score is stored
+//! as `0` while the set is compact.
 
+use super::varint::{read_varint, write_varint};
 use bytes::Bytes;
 use std::collections::HashMap;
 
@@ -324,6 +334,15 @@ impl SkipList {
     pub fn last(&self) -> Option<(f64, &Bytes)> {
         self.node(self.tail).map(|n| (n.score, &n.member))
     }
+
+    /// An estimate of the heap bytes the list itself holds: the node arena, each node's level
+    /// array, and the shared-buffer header every member gains when the map and the list
+    /// share its bytes (the member's bytes are counted by the owner of the map).
+    pub fn allocated_bytes(&self) -> usize {
+        let arena = self.nodes.capacity() * std::mem::size_of::<Node>();
+        let levels: usize = self.nodes.iter().map(|n| super::memory::heap_block(n.levels.capacity() * std::mem::size_of::<Level>())).sum();
+        arena + levels + self.len * super::memory::heap_block(super::memory::SHARED_BYTES_HEADER)
+    }
 }
 
 /// An iterator over `(score, member)` along the level-0 links.
@@ -357,68 +376,246 @@ pub enum AddOutcome {
     Unchanged,
 }
 
-/// A sorted set.
+// ---------------------------------------------------------------------------------------
+// The compact form
+// ---------------------------------------------------------------------------------------
+
+/// Bytes of the score at the head of a packed entry.
+const SCORE_BYTES: usize = 8;
+
+/// Members and scores packed back to back in one byte vector, ordered by `(score, member)`;
+/// each entry is `score (f64, 8 bytes little-endian) | varint(member length) | member`.
 #[derive(Debug, Clone, Default)]
-pub struct ZSet {
+struct Packed {
+    data: Vec<u8>,
+    count: usize,
+}
+
+/// One entry of a [`Packed`] set: where it lies, its score and member.
+#[derive(Debug, Clone, Copy)]
+struct PackedEntry<'a> {
+    start: usize,
+    end: usize,
+    score: f64,
+    member: &'a [u8],
+}
+
+/// The entries of a [`Packed`] set in ascending order.
+struct PackedIter<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for PackedIter<'a> {
+    type Item = PackedEntry<'a>;
+
+    fn next(&mut self) -> Option<PackedEntry<'a>> {
+        let start = self.pos;
+        let score_bytes: [u8; SCORE_BYTES] = self.data.get(start..start + SCORE_BYTES)?.try_into().ok()?;
+        let (len, used) = read_varint(self.data, start + SCORE_BYTES)?;
+        let begin = start + SCORE_BYTES + used;
+        let member = self.data.get(begin..begin + len)?;
+        self.pos = begin + len;
+        Some(PackedEntry { start, end: self.pos, score: f64::from_le_bytes(score_bytes), member })
+    }
+}
+
+/// Whether `(a_score, a_member)` sorts before `(b_score, b_member)`.
+fn sorts_before(a_score: f64, a_member: &[u8], b_score: f64, b_member: &[u8]) -> bool {
+    a_score < b_score || (a_score == b_score && a_member < b_member)
+}
+
+impl Packed {
+    fn iter(&self) -> PackedIter<'_> {
+        PackedIter { data: &self.data, pos: 0 }
+    }
+
+    fn find(&self, member: &[u8]) -> Option<PackedEntry<'_>> {
+        self.iter().find(|e| e.member == member)
+    }
+
+    /// Inserts `(score, member)`, which must not be present, at its place in the order.
+    fn insert(&mut self, score: f64, member: &[u8]) {
+        let at = self.iter().find(|e| sorts_before(score, member, e.score, e.member)).map_or(self.data.len(), |e| e.start);
+        let mut entry = Vec::with_capacity(SCORE_BYTES + 2 + member.len());
+        entry.extend_from_slice(&score.to_le_bytes());
+        write_varint(&mut entry, member.len());
+        entry.extend_from_slice(member);
+        self.data.splice(at..at, entry);
+        self.count += 1;
+    }
+
+    fn remove(&mut self, start: usize, end: usize) {
+        if start <= end && end <= self.data.len() {
+            self.data.drain(start..end);
+            self.count -= 1;
+        }
+    }
+
+    /// `count` entries from rank `first`, ascending, or descending when `rev`.
+    fn run(&self, first: usize, rev: bool, count: usize) -> Vec<(Bytes, f64)> {
+        let owned = |e: PackedEntry<'_>| (Bytes::copy_from_slice(e.member), e.score);
+        if rev {
+            let mut head: Vec<PackedEntry<'_>> = self.iter().take(first + 1).collect();
+            head.reverse();
+            head.into_iter().take(count).map(owned).collect()
+        } else {
+            self.iter().skip(first).take(count).map(owned).collect()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The sorted set value
+// ---------------------------------------------------------------------------------------
+
+/// The large form: the skip list for order, a map for member lookups.
+#[derive(Debug, Clone, Default)]
+struct Skip {
     scores: HashMap<Bytes, f64>,
     list: SkipList,
-    /// Whether `OBJECT ENCODING` says `listpack`.
-    packed: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Packed(Packed),
+    Skip(Skip),
+}
+
+/// A sorted set: packed while small, a skip list beside a map once large (see the module docs).
+#[derive(Debug, Clone)]
+pub struct ZSet {
+    repr: Repr,
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet { repr: Repr::Packed(Packed::default()) }
+    }
+}
+
+/// The members of a [`ZSet`] in ascending order, as `(member, score)`.
+pub struct ZSetIter<'a>(IterRepr<'a>);
+
+enum IterRepr<'a> {
+    Packed(PackedIter<'a>),
+    Skip(Iter<'a>),
+}
+
+impl<'a> Iterator for ZSetIter<'a> {
+    type Item = (&'a [u8], f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IterRepr::Packed(it) => it.next().map(|e| (e.member, e.score)),
+            IterRepr::Skip(it) => it.next().map(|(s, m)| (m.as_ref(), s)),
+        }
+    }
 }
 
 impl ZSet {
-    /// An empty set, `listpack` if `size_hint` members of up to `len_hint` bytes fit `limits`
+    /// An empty set, packed if `size_hint` members of up to `len_hint` bytes fit `limits`
     /// (Redis's `zsetTypeCreate`).
     pub fn new(limits: ZSetLimits, size_hint: usize, len_hint: usize) -> ZSet {
-        ZSet { scores: HashMap::new(), list: SkipList::new(), packed: size_hint <= limits.max_entries && len_hint <= limits.max_value }
+        if size_hint <= limits.max_entries && len_hint <= limits.max_value {
+            ZSet::default()
+        } else {
+            ZSet { repr: Repr::Skip(Skip::default()) }
+        }
     }
 
     /// How many members it holds.
     pub fn len(&self) -> usize {
-        self.list.len()
+        match &self.repr {
+            Repr::Packed(p) => p.count,
+            Repr::Skip(s) => s.list.len(),
+        }
     }
 
     /// Whether it holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
+        self.len() == 0
     }
 
-    /// `OBJECT ENCODING`'s name.
+    /// `OBJECT ENCODING`'s name: `listpack` for the compact form, `skiplist` for the large one.
     pub fn encoding(&self) -> &'static str {
-        if self.packed {
-            "listpack"
-        } else {
-            "skiplist"
+        match &self.repr {
+            Repr::Packed(_) => "listpack",
+            Repr::Skip(_) => "skiplist",
         }
+    }
+
+    /// Whether it is in the compact form.
+    pub fn is_packed(&self) -> bool {
+        matches!(self.repr, Repr::Packed(_))
     }
 
     /// The member's score.
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.scores.get(member).copied()
+        match &self.repr {
+            Repr::Packed(p) => p.find(member).map(|e| e.score),
+            Repr::Skip(s) => s.scores.get(member).copied(),
+        }
     }
 
-    /// Sets the member's score (adding it if new); `limits` decides the encoding name.
+    /// Turns the compact form into the skip list (never the other way but through
+    /// [`ZSet::settle_encoding`]).
+    fn convert_to_skiplist(&mut self) {
+        if let Repr::Packed(packed) = &self.repr {
+            let mut skip = Skip { scores: HashMap::with_capacity(packed.count), list: SkipList::new() };
+            for e in packed.iter() {
+                let member = Bytes::copy_from_slice(e.member);
+                skip.list.insert(e.score, member.clone());
+                skip.scores.insert(member, e.score);
+            }
+            self.repr = Repr::Skip(skip);
+        }
+    }
+
+    /// Converts a compact set to the skip list before a write of `size_hint` members of up to
+    /// `len_hint` bytes that could not fit `limits` (Redis's `zsetTypeMaybeConvert`).
+    pub fn maybe_convert(&mut self, size_hint: usize, len_hint: usize, limits: ZSetLimits) {
+        if size_hint > limits.max_entries || len_hint > limits.max_value {
+            self.convert_to_skiplist();
+        }
+    }
+
+    /// Sets the member's score (adding it if new). A compact set that would outgrow `limits`
+    /// (more than `max_entries` members, or a member longer than `max_value` bytes) turns into
+    /// the skip list first.
     pub fn add(&mut self, member: &[u8], score: f64, limits: ZSetLimits) -> AddOutcome {
-        let score = if self.packed && score == 0.0 { 0.0 } else { score };
-        match self.scores.get(member).copied() {
+        if let Repr::Packed(packed) = &mut self.repr {
+            // As in Redis's listpack, a -0 score is stored as 0 while the set is small.
+            let score = if score == 0.0 { 0.0 } else { score };
+            match packed.find(member) {
+                Some(e) if e.score == score => return AddOutcome::Unchanged,
+                Some(e) => {
+                    let (start, end) = (e.start, e.end);
+                    packed.remove(start, end);
+                    packed.insert(score, member);
+                    return AddOutcome::Updated;
+                }
+                None if packed.count < limits.max_entries && member.len() <= limits.max_value => {
+                    packed.insert(score, member);
+                    return AddOutcome::Added;
+                }
+                None => self.convert_to_skiplist(),
+            }
+        }
+        let Repr::Skip(skip) = &mut self.repr else { return AddOutcome::Unchanged };
+        match skip.scores.get(member).copied() {
             Some(old) if old == score => AddOutcome::Unchanged,
             Some(old) => {
-                self.list.remove(old, member);
+                skip.list.remove(old, member);
                 let member = Bytes::copy_from_slice(member);
-                self.list.insert(score, member.clone());
-                self.scores.insert(member, score);
+                skip.list.insert(score, member.clone());
+                skip.scores.insert(member, score);
                 AddOutcome::Updated
             }
             None => {
                 let member = Bytes::copy_from_slice(member);
-                if member.len() > limits.max_value {
-                    self.packed = false;
-                }
-                self.list.insert(score, member.clone());
-                self.scores.insert(member, score);
-                if self.len() > limits.max_entries {
-                    self.packed = false;
-                }
+                skip.list.insert(score, member.clone());
+                skip.scores.insert(member, score);
                 AddOutcome::Added
             }
         }
@@ -426,17 +623,40 @@ impl ZSet {
 
     /// Removes the member; returns whether it was there.
     pub fn remove(&mut self, member: &[u8]) -> bool {
-        match self.scores.remove(member) {
-            Some(score) => self.list.remove(score, member),
-            None => false,
+        match &mut self.repr {
+            Repr::Packed(p) => match p.find(member) {
+                Some(e) => {
+                    let (start, end) = (e.start, e.end);
+                    p.remove(start, end);
+                    true
+                }
+                None => false,
+            },
+            Repr::Skip(s) => match s.scores.remove(member) {
+                Some(score) => s.list.remove(score, member),
+                None => false,
+            },
         }
     }
 
     /// The member's 0-based rank (from the highest score when `rev`) and score.
     pub fn rank(&self, member: &[u8], rev: bool) -> Option<(usize, f64)> {
-        let score = self.score(member)?;
-        let rank = self.list.rank(score, member)?;
+        let (rank, score) = match &self.repr {
+            Repr::Packed(p) => p.iter().enumerate().find(|(_, e)| e.member == member).map(|(i, e)| (i, e.score))?,
+            Repr::Skip(s) => {
+                let score = s.scores.get(member).copied()?;
+                (s.list.rank(score, member)?, score)
+            }
+        };
         Some((if rev { self.len() - 1 - rank } else { rank }, score))
+    }
+
+    /// `count` members from rank `first`, ascending, or descending when `rev`.
+    fn run(&self, first: usize, rev: bool, count: usize) -> Vec<(Bytes, f64)> {
+        match &self.repr {
+            Repr::Packed(p) => p.run(first, rev, count),
+            Repr::Skip(s) => s.list.iter_from(first, rev).take(count).map(|(s, m)| (m.clone(), s)).collect(),
+        }
     }
 
     /// The members with ranks `start..=stop` (already clamped to the set), ascending, or
@@ -447,13 +667,22 @@ impl ZSet {
         }
         let count = stop.min(self.len() - 1) - start + 1;
         let first = if rev { self.len() - 1 - start } else { start };
-        self.list.iter_from(first, rev).take(count).map(|(s, m)| (m.clone(), s)).collect()
+        self.run(first, rev, count)
+    }
+
+    /// How many members come before the first one for which `is_before` is false (a prefix
+    /// of the order).
+    fn count_before(&self, is_before: impl Fn(f64, &[u8]) -> bool) -> usize {
+        match &self.repr {
+            Repr::Packed(p) => p.iter().take_while(|e| is_before(e.score, e.member)).count(),
+            Repr::Skip(s) => s.list.count_before(is_before),
+        }
     }
 
     /// The rank interval `[from, to)` of the members a score or lex range selects.
     pub fn rank_interval(&self, range: &Range) -> (usize, usize) {
-        let from = self.list.count_before(|s, m| range.below_min(s, m));
-        let to = self.list.count_before(|s, m| !range.above_max(s, m));
+        let from = self.count_before(|s, m| range.below_min(s, m));
+        let to = self.count_before(|s, m| !range.above_max(s, m));
         (from, to.max(from))
     }
 
@@ -466,12 +695,15 @@ impl ZSet {
         }
         let count = (available - offset).min(limit.unwrap_or(usize::MAX));
         let first = if rev { to - 1 - offset } else { from + offset };
-        self.list.iter_from(first, rev).take(count).map(|(s, m)| (m.clone(), s)).collect()
+        self.run(first, rev, count)
     }
 
     /// Every member in ascending order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, f64)> {
-        self.list.iter().map(|(s, m)| (m, s))
+    pub fn iter(&self) -> ZSetIter<'_> {
+        match &self.repr {
+            Repr::Packed(p) => ZSetIter(IterRepr::Packed(p.iter())),
+            Repr::Skip(s) => ZSetIter(IterRepr::Skip(s.list.iter())),
+        }
     }
 
     /// Removes and returns up to `count` members from the lowest (or, when `max`, highest)
@@ -489,22 +721,48 @@ impl ZSet {
 
     /// The member at 0-based rank `rank`.
     pub fn get(&self, rank: usize) -> Option<(Bytes, f64)> {
-        self.list.get(rank).map(|(s, m)| (m.clone(), s))
+        match &self.repr {
+            Repr::Packed(p) => p.iter().nth(rank).map(|e| (Bytes::copy_from_slice(e.member), e.score)),
+            Repr::Skip(s) => s.list.get(rank).map(|(s, m)| (m.clone(), s)),
+        }
     }
 
     /// The longest member, in bytes (for the encoding of a copy).
     pub fn max_member_len(&self) -> usize {
-        self.scores.keys().map(Bytes::len).max().unwrap_or(0)
+        self.iter().map(|(m, _)| m.len()).max().unwrap_or(0)
     }
 
-    /// Recomputes the encoding name for a freshly built set (`*STORE` results).
+    /// Puts a freshly built set (a `*STORE` result) in the form its size calls for, in either
+    /// direction (Redis's `zsetConvertToListpackIfNeeded`).
     pub fn settle_encoding(&mut self, limits: ZSetLimits) {
-        self.packed = self.len() <= limits.max_entries && self.max_member_len() <= limits.max_value;
-        if self.packed {
-            let zeros: Vec<Bytes> = self.scores.iter().filter(|(_, s)| **s == 0.0 && s.is_sign_negative()).map(|(m, _)| m.clone()).collect();
-            for member in zeros {
-                self.remove(&member);
-                self.add(&member, 0.0, limits);
+        let fits = self.len() <= limits.max_entries && self.max_member_len() <= limits.max_value;
+        match (&self.repr, fits) {
+            (Repr::Skip(skip), true) => {
+                let mut packed = Packed::default();
+                for (score, member) in skip.list.iter() {
+                    // Appending in order keeps the packed order; -0 reads back as 0 as above.
+                    let score = if score == 0.0 { 0.0 } else { score };
+                    packed.data.extend_from_slice(&score.to_le_bytes());
+                    write_varint(&mut packed.data, member.len());
+                    packed.data.extend_from_slice(member);
+                    packed.count += 1;
+                }
+                self.repr = Repr::Packed(packed);
+            }
+            (Repr::Packed(_), false) => self.convert_to_skiplist(),
+            _ => {}
+        }
+    }
+
+    /// An estimate of the heap bytes the set holds (MEMORY USAGE); see
+    /// [`crate::keyspace::memory`] for the method.
+    pub fn allocated_bytes(&self) -> usize {
+        match &self.repr {
+            Repr::Packed(p) => p.data.capacity(),
+            Repr::Skip(s) => {
+                let map = super::memory::hashmap_bytes(s.scores.capacity(), std::mem::size_of::<(Bytes, f64)>());
+                let members: usize = s.scores.keys().map(|m| super::memory::heap_block(m.len())).sum();
+                map + members + s.list.allocated_bytes()
             }
         }
     }
@@ -590,7 +848,7 @@ mod tests {
         for (i, m) in ["e", "d", "c", "b", "a"].iter().enumerate() {
             z.add(m.as_bytes(), (i % 2) as f64, limits);
         }
-        let order: Vec<_> = z.iter().map(|(m, _)| m.clone()).collect();
+        let order: Vec<_> = z.iter().map(|(m, _)| Bytes::copy_from_slice(m)).collect();
         assert_eq!(order, vec!["a", "c", "e", "b", "d"]);
         assert_eq!(z.rank(b"b", false), Some((3, 1.0)));
         assert_eq!(z.rank(b"b", true), Some((1, 1.0)));
@@ -609,7 +867,7 @@ mod tests {
         for i in (0..1000u32).step_by(3) {
             z.remove(format!("m{i}").as_bytes());
         }
-        let all: Vec<_> = z.iter().map(|(m, s)| (m.clone(), s)).collect();
+        let all: Vec<_> = z.iter().map(|(m, s)| (Bytes::copy_from_slice(m), s)).collect();
         for (rank, (m, s)) in all.iter().enumerate() {
             assert_eq!(z.rank(m, false), Some((rank, *s)));
             assert_eq!(z.get(rank), Some((m.clone(), *s)));
