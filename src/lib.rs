@@ -29,6 +29,7 @@ pub mod keyspace;
 pub mod persist;
 pub mod pubsub;
 pub mod resp;
+pub mod scripting;
 pub mod server;
 
 pub use config::Config;

@@ -1,0 +1,384 @@
+//! The Lua libraries Redis embeds for scripts, written in Rust against mlua:
+//! `cjson` (lua-cjson 2.1.0), `cmsgpack` (lua-cmsgpack 0.4.0), [`bit`] (LuaBitOp 1.0.2)
+//! and [`structlib`] (Roberto Ierusalimschy's `struct`), installed as the globals `cjson`,
+//! `cmsgpack`, `bit` and `struct` by [`register_all`].
+//!
+//! # How errors are raised
+//! The C libraries raise Lua *string* errors: `luaL_error` prefixes the caller's position
+//! (`user_script:1: `), `luaL_argerror` words "bad argument #N to 'name' (...)" with the name
+//! the caller used. A Rust callback can only raise mlua's error userdata, which `pcall` would
+//! hand to the script as a userdata instead of a string. So each library function is a small
+//! Lua wrapper around its Rust implementation: the Rust side returns a private sentinel and the
+//! error parts ([`LibError`]), and the wrapper raises the string with `error(msg, 3)`, which
+//! gives exactly `luaL_error`'s position prefix (the caller's line, none under `pcall`).
+//! Known difference: when a script *tail-calls* a failing library function
+//! (`return cjson.decode(x)`), Lua 5.1 has dropped the caller's frame, so the message carries
+//! no `user_script:N: ` prefix where Redis's has one.
+
+pub mod bit;
+pub mod structlib;
+
+use mlua::{Function, LightUserData, Lua, MultiValue, Value};
+
+/// Installs `cjson`, `cmsgpack`, `bit` and `struct` as globals of `lua`, as Redis's Lua has them.
+///
+/// Call once per interpreter, before the sandbox makes globals read-only.
+pub fn register_all(lua: &Lua) -> mlua::Result<()> {
+    let globals = lua.globals();
+    globals.raw_set("bit", bit::module(lua)?)?;
+    globals.raw_set("struct", structlib::module(lua)?)?;
+    Ok(())
+}
+
+/// Why a library function failed: the ways the C libraries raise errors.
+#[derive(Debug)]
+pub enum LibError {
+    /// `luaL_argerror`: the argument number and the text between the parentheses.
+    Arg(i64, Vec<u8>),
+    /// `luaL_error`: the message, prefixed with the caller's position.
+    Msg(Vec<u8>),
+    /// An error the Lua VM raises itself inside the C function (`table index is nil`):
+    /// no position prefix.
+    Raw(Vec<u8>),
+    /// An mlua failure (memory, stack), passed on unchanged.
+    Lua(mlua::Error),
+}
+
+impl From<mlua::Error> for LibError {
+    fn from(e: mlua::Error) -> Self {
+        LibError::Lua(e)
+    }
+}
+
+impl LibError {
+    /// A `luaL_error` message.
+    pub fn msg(text: impl Into<Vec<u8>>) -> Self {
+        LibError::Msg(text.into())
+    }
+
+    /// A `luaL_argerror` for argument `narg`.
+    pub fn arg(narg: i64, text: impl Into<Vec<u8>>) -> Self {
+        LibError::Arg(narg, text.into())
+    }
+}
+
+/// Result of a library function's Rust side.
+pub type LibResult<T> = Result<T, LibError>;
+
+/// The sentinel a Rust implementation returns first to say "raise the error that follows".
+/// Scripts never see it: only the wrappers compare against it.
+fn fail_marker() -> Value {
+    Value::LightUserData(LightUserData(std::ptr::without_provenance_mut(1)))
+}
+
+/// The Lua side of the wrappers (see the module doc). `fail` runs at level 1, the wrapper at
+/// level 2, so `error(msg, 3)` names the wrapper's caller, as `luaL_error` names the C
+/// function's caller.
+const WRAPPERS: &str = r#"
+local FAIL, getinfo, error, format, unpack = ...
+local function fail(kind, a, b, canon)
+  if kind == 1 then
+    local narg, name = a, nil
+    if getinfo then
+      local ar = getinfo(2, 'n')
+      name = ar and ar.name
+      if ar and ar.namewhat == 'method' then
+        narg = narg - 1
+        if narg == 0 then
+          error(format("calling '%s' on bad self (%s)", tostring(name), b), 3)
+        end
+      end
+      if name == nil then
+        local up = getinfo(3, 'S')
+        if up and up.what == 'tail' then name = canon else name = '?' end
+      end
+    else
+      name = canon
+    end
+    error(format("bad argument #%d to '%s' (%s)", narg, name, b), 3)
+  elseif kind == 3 then
+    error(a, 0)
+  end
+  error(a, 3)
+end
+local function one(raw, canon)
+  return function(...)
+    local r, k, a, b = raw(...)
+    if r == FAIL then fail(k, a, b, canon) end
+    return r
+  end
+end
+local function many(raw, canon)
+  return function(...)
+    local r = {raw(...)}
+    if r[1] == FAIL then fail(r[2], r[3], r[4], canon) end
+    return unpack(r, 2, r[1] + 1)
+  end
+end
+return one, many
+"#;
+
+/// Builders of library functions for one Lua state.
+pub(crate) struct Wrap {
+    one: Function,
+    many: Function,
+}
+
+impl Wrap {
+    /// Loads the wrapper factory into `lua`.
+    pub(crate) fn new(lua: &Lua) -> mlua::Result<Self> {
+        let globals = lua.globals();
+        let getinfo = match globals.raw_get::<Value>("debug")? {
+            Value::Table(debug) => debug.raw_get::<Value>("getinfo")?,
+            _ => Value::Nil,
+        };
+        let string: mlua::Table = globals.raw_get("string")?;
+        let (one, many): (Function, Function) = lua
+            .load(WRAPPERS)
+            .set_name("=[C]")
+            .call((
+                fail_marker(),
+                getinfo,
+                globals.raw_get::<Value>("error")?,
+                string.raw_get::<Value>("format")?,
+                globals.raw_get::<Value>("unpack")?,
+            ))?;
+        Ok(Wrap { one, many })
+    }
+
+    /// A library function returning exactly one value; `name` is used in "bad argument"
+    /// messages when the call site gives none.
+    pub(crate) fn one<F>(&self, lua: &Lua, name: &str, f: F) -> mlua::Result<Function>
+    where
+        F: Fn(&Lua, Args) -> LibResult<Value> + Send + 'static,
+    {
+        let raw = lua.create_function(move |lua, args: MultiValue| {
+            match f(lua, Args::new(lua, args)) {
+                Ok(v) => Ok(MultiValue::from_iter([v])),
+                Err(e) => failure(lua, e),
+            }
+        })?;
+        self.one.call((raw, name))
+    }
+
+    /// A library function returning any number of values.
+    pub(crate) fn many<F>(&self, lua: &Lua, name: &str, f: F) -> mlua::Result<Function>
+    where
+        F: Fn(&Lua, Args) -> LibResult<Vec<Value>> + Send + 'static,
+    {
+        let raw = lua.create_function(move |lua, args: MultiValue| {
+            match f(lua, Args::new(lua, args)) {
+                Ok(vs) => {
+                    let mut out = MultiValue::with_capacity(vs.len() + 1);
+                    out.push_back(Value::Integer(i64::try_from(vs.len()).unwrap_or(i64::MAX)));
+                    out.extend(vs);
+                    Ok(out)
+                }
+                Err(e) => failure(lua, e),
+            }
+        })?;
+        self.many.call((raw, name))
+    }
+}
+
+/// Turns a [`LibError`] into the sentinel and parts the wrappers raise from.
+fn failure(lua: &Lua, e: LibError) -> mlua::Result<MultiValue> {
+    let (kind, a, b) = match e {
+        LibError::Lua(e) => return Err(e),
+        LibError::Arg(n, text) => (1, Value::Integer(n), Value::String(lua.create_string(text)?)),
+        LibError::Msg(text) => (2, Value::String(lua.create_string(text)?), Value::Nil),
+        LibError::Raw(text) => (3, Value::String(lua.create_string(text)?), Value::Nil),
+    };
+    Ok(MultiValue::from_iter([fail_marker(), Value::Integer(kind), a, b]))
+}
+
+/// The arguments of a library call, with the `luaL_check*` family's conversions and errors.
+pub(crate) struct Args {
+    vals: Vec<Value>,
+    lua: Lua,
+}
+
+impl Args {
+    fn new(lua: &Lua, args: MultiValue) -> Self {
+        Args { vals: args.into_iter().collect(), lua: lua.clone() }
+    }
+
+    /// Number of arguments (`lua_gettop`).
+    pub(crate) fn len(&self) -> usize {
+        self.vals.len()
+    }
+
+    /// Argument `n` (1-based); `None` when absent ("no value").
+    pub(crate) fn get(&self, n: usize) -> Option<&Value> {
+        n.checked_sub(1).and_then(|i| self.vals.get(i))
+    }
+
+    /// `lua_isnoneornil`.
+    pub(crate) fn is_none_or_nil(&self, n: usize) -> bool {
+        matches!(self.get(n), None | Some(Value::Nil))
+    }
+
+    /// `luaL_typename`: the type name of argument `n`, "no value" when absent.
+    pub(crate) fn type_name(&self, n: usize) -> &'static str {
+        self.get(n).map_or("no value", lua_type_name)
+    }
+
+    /// `luaL_typerror`.
+    pub(crate) fn type_error(&self, n: usize, expected: &str) -> LibError {
+        LibError::arg(
+            n as i64,
+            format!("{expected} expected, got {}", self.type_name(n)),
+        )
+    }
+
+    /// `lua_tonumber`: numbers and numeric strings, `None` otherwise.
+    pub(crate) fn to_number(&self, n: usize) -> Option<f64> {
+        match self.get(n)? {
+            Value::Integer(i) => Some(*i as f64),
+            Value::Number(x) => Some(*x),
+            v @ Value::String(_) => self.lua.coerce_number(v.clone()).ok().flatten(),
+            _ => None,
+        }
+    }
+
+    /// `luaL_checknumber`.
+    pub(crate) fn check_number(&self, n: usize) -> LibResult<f64> {
+        self.to_number(n).ok_or_else(|| self.type_error(n, "number"))
+    }
+
+    /// `luaL_checkinteger`: the number truncated as C's cast does.
+    pub(crate) fn check_integer(&self, n: usize) -> LibResult<i64> {
+        self.check_number(n).map(number_to_integer)
+    }
+
+    /// `luaL_optinteger`.
+    pub(crate) fn opt_integer(&self, n: usize, default: i64) -> LibResult<i64> {
+        if self.is_none_or_nil(n) { Ok(default) } else { self.check_integer(n) }
+    }
+
+    /// `luaL_checklstring`: strings, and numbers converted as Lua converts them.
+    pub(crate) fn check_bytes(&self, n: usize) -> LibResult<Vec<u8>> {
+        match self.get(n) {
+            Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
+            Some(v @ (Value::Integer(_) | Value::Number(_))) => match self.lua.coerce_string(v.clone())? {
+                Some(s) => Ok(s.as_bytes().to_vec()),
+                None => Err(self.type_error(n, "string")),
+            },
+            _ => Err(self.type_error(n, "string")),
+        }
+    }
+}
+
+/// `lua_typename` of a value as Lua 5.1 names it.
+pub(crate) fn lua_type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Nil => "nil",
+        Value::Boolean(_) => "boolean",
+        Value::LightUserData(_) | Value::UserData(_) => "userdata",
+        Value::Integer(_) | Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Table(_) => "table",
+        Value::Function(_) => "function",
+        Value::Thread(_) => "thread",
+        _ => "userdata",
+    }
+}
+
+/// A Lua number as a double, for values of type number.
+#[allow(dead_code)] // used by cjson and cmsgpack, landing next
+pub(crate) fn as_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(x) => Some(*x),
+        _ => None,
+    }
+}
+
+/// C's `(long)d` on x86-64: truncation, and `LONG_MIN` for NaN and out-of-range values.
+pub(crate) fn number_to_integer(d: f64) -> i64 {
+    if d.is_nan() || !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&d) {
+        i64::MIN
+    } else {
+        d as i64
+    }
+}
+
+/// `printf("%.<prec>g", x)` as glibc prints it.
+#[allow(dead_code)] // used by cjson, landing next
+pub(crate) fn format_g(x: f64, prec: usize) -> String {
+    if x.is_nan() {
+        return if x.is_sign_negative() { "-nan".into() } else { "nan".into() };
+    }
+    if x.is_infinite() {
+        return if x < 0.0 { "-inf".into() } else { "inf".into() };
+    }
+    let p = prec.max(1);
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let sci = format!("{:.*e}", p - 1, x);
+    let (mantissa, exp) = match sci.split_once('e') {
+        Some((m, e)) => (m.to_string(), e.parse::<i64>().unwrap_or(0)),
+        None => (sci.clone(), 0),
+    };
+    let p = p as i64;
+    if exp < p && exp >= -4 {
+        let decimals = usize::try_from(p - 1 - exp).unwrap_or(0);
+        strip_zeros(format!("{x:.decimals$}"))
+    } else {
+        let m = strip_zeros(mantissa);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{m}e{sign}{:02}", exp.abs())
+    }
+}
+
+fn strip_zeros(s: String) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// Runs `code` in a fresh Lua state with the libraries installed (tests).
+#[cfg(test)]
+pub(crate) fn test_lua() -> Lua {
+    let lua = Lua::new();
+    #[allow(clippy::unwrap_used)]
+    register_all(&lua).unwrap();
+    lua
+}
+
+/// Evaluates `code` as a function body and returns its first result passed through
+/// `tostring`; a raised error comes back as `Err(message)` (tests).
+#[cfg(test)]
+pub(crate) fn eval(lua: &Lua, code: &str) -> Result<String, String> {
+    let wrapped = format!(
+        "local ok, r = pcall(function() {code} end) return ok, tostring(r)"
+    );
+    let (ok, text): (bool, mlua::LuaString) = lua
+        .load(wrapped)
+        .set_name("@user_script")
+        .eval()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&text.as_bytes()).into_owned();
+    if ok { Ok(text) } else { Err(text) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_g_matches_printf() {
+        assert_eq!(format_g(0.1, 14), "0.1");
+        assert_eq!(format_g(1.0 / 3.0, 14), "0.33333333333333");
+        assert_eq!(format_g(123456789012345.0, 14), "1.2345678901234e+14");
+        assert_eq!(format_g(100.0, 14), "100");
+        assert_eq!(format_g(1e15, 14), "1e+15");
+        assert_eq!(format_g(0.0001, 14), "0.0001");
+        assert_eq!(format_g(0.00001, 14), "1e-05");
+        assert_eq!(format_g(-2.5, 1), "-2");
+        assert_eq!(format_g(-0.0, 14), "-0");
+    }
+}

@@ -1,0 +1,3 @@
+//! Lua scripting (temporary placeholder until the scripting engine lands).
+
+pub mod lib;
