@@ -1,5 +1,5 @@
 //! The Lua libraries Redis embeds for scripts, written in Rust against mlua:
-//! `cjson` (lua-cjson 2.1.0), `cmsgpack` (lua-cmsgpack 0.4.0), [`bit`] (LuaBitOp 1.0.2)
+//! [`cjson`] (lua-cjson 2.1.0), [`cmsgpack`] (lua-cmsgpack 0.4.0), [`bit`] (LuaBitOp 1.0.2)
 //! and [`structlib`] (Roberto Ierusalimschy's `struct`), installed as the globals `cjson`,
 //! `cmsgpack`, `bit` and `struct` by [`register_all`].
 //!
@@ -16,6 +16,8 @@
 //! no `user_script:N: ` prefix where Redis's has one.
 
 pub mod bit;
+pub mod cjson;
+pub mod cmsgpack;
 pub mod structlib;
 
 use mlua::{Function, LightUserData, Lua, MultiValue, Value};
@@ -25,6 +27,8 @@ use mlua::{Function, LightUserData, Lua, MultiValue, Value};
 /// Call once per interpreter, before the sandbox makes globals read-only.
 pub fn register_all(lua: &Lua) -> mlua::Result<()> {
     let globals = lua.globals();
+    globals.raw_set("cjson", cjson::module(lua)?)?;
+    globals.raw_set("cmsgpack", cmsgpack::module(lua)?)?;
     globals.raw_set("bit", bit::module(lua)?)?;
     globals.raw_set("struct", structlib::module(lua)?)?;
     Ok(())
@@ -119,6 +123,7 @@ return one, many
 "#;
 
 /// Builders of library functions for one Lua state.
+#[derive(Clone)]
 pub(crate) struct Wrap {
     one: Function,
     many: Function,
@@ -285,7 +290,6 @@ pub(crate) fn lua_type_name(v: &Value) -> &'static str {
 }
 
 /// A Lua number as a double, for values of type number.
-#[allow(dead_code)] // used by cjson and cmsgpack, landing next
 pub(crate) fn as_number(v: &Value) -> Option<f64> {
     match v {
         Value::Integer(i) => Some(*i as f64),
@@ -304,7 +308,6 @@ pub(crate) fn number_to_integer(d: f64) -> i64 {
 }
 
 /// `printf("%.<prec>g", x)` as glibc prints it.
-#[allow(dead_code)] // used by cjson, landing next
 pub(crate) fn format_g(x: f64, prec: usize) -> String {
     if x.is_nan() {
         return if x.is_sign_negative() { "-nan".into() } else { "nan".into() };
