@@ -114,9 +114,10 @@ local function one(raw, canon)
 end
 local function many(raw, canon)
   return function(...)
-    local r = {raw(...)}
-    if r[1] == FAIL then fail(r[2], r[3], r[4], canon) end
-    return unpack(r, 2, r[1] + 1)
+    local r, k, a, b = raw(...)
+    if r == FAIL then fail(k, a, b, canon) end
+    if k then return unpack(r, 1, k) end
+    return unpack(r)
   end
 end
 return one, many
@@ -174,10 +175,16 @@ impl Wrap {
         let raw = lua.create_function(move |lua, args: MultiValue| {
             match f(lua, Args::new(lua, args)) {
                 Ok(vs) => {
-                    let mut out = MultiValue::with_capacity(vs.len() + 1);
-                    out.push_back(Value::Integer(i64::try_from(vs.len()).unwrap_or(i64::MAX)));
-                    out.extend(vs);
-                    Ok(out)
+                    // A table and its length rather than many stack values: Lua's `unpack`
+                    // then returns as many values as a C function could (nearly 8000).
+                    let n = vs.len();
+                    let has_nil = vs.iter().any(|v| matches!(v, Value::Nil));
+                    let t = lua.create_table_with_capacity(n, 0)?;
+                    for (i, v) in vs.into_iter().enumerate() {
+                        t.raw_set(i + 1, v)?;
+                    }
+                    let count = if has_nil { Value::Integer(n as i64) } else { Value::Nil };
+                    Ok(MultiValue::from_iter([Value::Table(t), count]))
                 }
                 Err(e) => failure(lua, e),
             }
@@ -383,5 +390,34 @@ mod tests {
         assert_eq!(format_g(0.00001, 14), "1e-05");
         assert_eq!(format_g(-2.5, 1), "-2");
         assert_eq!(format_g(-0.0, 14), "-0");
+    }
+
+    /// Development aid: evaluates every line of `$LUA_LIBS_CASES` in the harness
+    /// `$LUA_LIBS_HARNESS` (EXPR replaced by the line) in a fresh state and prints
+    /// "line<TAB>result", to diff against the same run through redis-server's EVAL.
+    #[test]
+    #[ignore]
+    #[allow(clippy::unwrap_used)]
+    fn print_case_results_for_comparison() {
+        let (Ok(cases), Ok(harness)) = (std::env::var("LUA_LIBS_CASES"), std::env::var("LUA_LIBS_HARNESS")) else {
+            return;
+        };
+        let harness = std::fs::read_to_string(harness).unwrap();
+        let mut out = String::new();
+        for line in std::fs::read_to_string(cases).unwrap().lines() {
+            let e = line.trim();
+            if e.is_empty() {
+                continue;
+            }
+            let lua = test_lua();
+            let script = harness.replace("EXPR", e);
+            let r = lua.load(script).set_name("@user_script").eval::<mlua::LuaString>();
+            let text = match r {
+                Ok(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+                Err(e) => format!("LUAERR {e}"),
+            };
+            out.push_str(&format!("{e}\t{}\n", text.trim().replace('\n', "\\n")));
+        }
+        std::fs::write(std::env::var("LUA_LIBS_OUT").unwrap_or("/tmp/lua_libs.out".into()), out).unwrap();
     }
 }
