@@ -84,6 +84,9 @@ pub struct Config {
     pub client_query_buffer_limit: u64,
     /// Background task frequency, per second (`hz`), used by the expiry cycle.
     pub hz: u32,
+    /// Milliseconds a script may run before other clients get `-BUSY`
+    /// (`busy-reply-threshold`, alias `lua-time-limit`).
+    pub busy_reply_threshold: u64,
     /// Path of the file this configuration was read from, if any.
     pub config_file: Option<String>,
     /// Which keyspace events are published (`notify-keyspace-events`).
@@ -239,6 +242,7 @@ impl Default for Config {
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             hz: 10,
+            busy_reply_threshold: 5000,
             config_file: None,
             notify_keyspace_events: crate::pubsub::NotifyFlags::default(),
             client_output_buffer_limit: OutputBufferLimits::default(),
@@ -460,6 +464,13 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         get: |c| c.tiering.retention_bytes().to_string(),
         set: |c, v| memory_in(v, 0, i64::MAX as u64).map(|n| c.tiering.set_retention_bytes(n)),
+    },
+    Param {
+        name: "busy-reply-threshold",
+        aliases: &["lua-time-limit"],
+        mutable: true,
+        get: |c| c.busy_reply_threshold.to_string(),
+        set: |c, v| int_in(v, 0, i64::MAX).map(|n| c.busy_reply_threshold = n as u64),
     },
     Param { name: "hz", aliases: &[], mutable: true, get: |c| c.hz.to_string(), set: |c, v| int_in(v, 0, i64::from(i32::MAX)).map(|n| c.hz = (n as u32).clamp(1, 500)) },
 ];

@@ -104,7 +104,10 @@ impl Connection {
             debug!(client = self.client.id, "connection closed: {reason}");
         }
         {
-            let mut keyspace = self.shared.keyspace.lock();
+            // Not a plain lock(): a long script may hold the keyspace, and a blocked runtime
+            // thread could be the one that must answer its SCRIPT KILL.
+            let shared = self.shared.clone();
+            let mut keyspace = crate::scripting::busy::lock_keyspace_async(&shared).await;
             self.client.watch.clear(&mut keyspace);
             crate::blocking::unblock(&mut keyspace, self.client.id);
             crate::pubsub::unsubscribe_all(&self.shared, &mut self.client.subscriptions, self.client.id);
@@ -286,7 +289,19 @@ impl Connection {
         let mut last: Option<Vec<Bytes>> = None;
         if !self.pending.is_empty() {
             let shared = self.shared.clone();
-            let mut keyspace = shared.keyspace.lock();
+            // A script holding the keyspace past busy-reply-threshold: answer -BUSY (or run
+            // SCRIPT KILL / SHUTDOWN NOSAVE) without the lock instead of waiting for it.
+            let Some(mut keyspace) = crate::scripting::busy::lock_keyspace_unless_busy(&shared) else {
+                while let Some(args) = self.pending.pop_front() {
+                    let reply = crate::scripting::busy::busy_reply(&shared, &mut self.client, &args);
+                    replies.push((reply, self.client.protocol));
+                    last = Some(args);
+                    if self.client.shutdown_requested {
+                        break;
+                    }
+                }
+                return self.finish_batch(&replies, last.as_ref());
+            };
             // Messages queued before this batch go out before its replies.
             self.client.handle.outbox.take(&mut self.output);
             while let Some(args) = self.pending.pop_front() {
@@ -317,7 +332,13 @@ impl Connection {
                 }
             }
         }
-        for (reply, protocol) in &replies {
+        self.finish_batch(&replies, last.as_ref())
+    }
+
+    /// Encodes a batch's replies (and a pending protocol error); returns true if the connection
+    /// must close.
+    fn finish_batch(&mut self, replies: &[(Reply, Protocol)], last: Option<&Vec<Bytes>>) -> bool {
+        for (reply, protocol) in replies {
             if let Reply::Error(_) = reply {
                 self.shared.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
             }
@@ -331,7 +352,7 @@ impl Connection {
                 closing = true;
             }
         }
-        self.update_info(last.as_ref());
+        self.update_info(last);
         closing
     }
 

@@ -17,6 +17,8 @@
 //! - [`persist`]: durable streams: segment files (`protocol/segments.md`), the writer and its
 //!   sync policy, recovery; file I/O behind a trait so tests can simulate crashes.
 //! - [`glob`]: Redis's glob matcher, shared by KEYS, SCAN and pattern subscriptions.
+//! - [`scripting`]: the Lua interpreter behind EVAL and SCRIPT: sandbox, `redis` API,
+//!   conversions, script cache, time limit.
 
 pub mod blocking;
 pub mod client;

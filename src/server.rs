@@ -103,6 +103,8 @@ pub struct Shared {
     pub run_id: String,
     /// The port actually bound (differs from the config when it asked for port 0).
     pub tcp_port: AtomicU64,
+    /// The Lua interpreter, the script cache and the running script's busy state.
+    pub scripting: crate::scripting::Scripting,
     shutdown: watch::Sender<bool>,
 }
 
@@ -163,6 +165,7 @@ impl Server {
             started: Instant::now(),
             run_id: (0..40).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect(),
             tcp_port: AtomicU64::new(u64::from(port)),
+            scripting: crate::scripting::Scripting::new(),
             shutdown,
         });
         Ok(Server { shared, listeners, ws_listeners })
@@ -290,7 +293,9 @@ async fn expiry_loop(shared: Arc<Shared>) {
         tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))).await;
         loop {
             let removed = {
-                let mut keyspace = shared.keyspace.lock();
+                // While a script holds the keyspace, skip the cycle rather than block a
+                // runtime thread that connections need to answer -BUSY and SCRIPT KILL.
+                let Some(mut keyspace) = shared.keyspace.try_lock_for(Duration::from_millis(10)) else { break };
                 keyspace.refresh_clock();
                 let removed = expire::run_cycle(&mut keyspace);
                 crate::connection::publish_events(&shared, &mut keyspace);

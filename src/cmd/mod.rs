@@ -16,6 +16,7 @@ pub mod info;
 pub mod keys;
 pub mod list;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -216,6 +217,7 @@ fn all_tables() -> impl Iterator<Item = &'static CommandSpec> {
         keys::COMMANDS,
         list::COMMANDS,
         pubsub::COMMANDS,
+        scripting::COMMANDS,
         server::COMMANDS,
         set::COMMANDS,
         sort::COMMANDS,

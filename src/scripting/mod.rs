@@ -1,3 +1,56 @@
-//! Lua scripting (temporary placeholder until the scripting engine lands).
+//! Lua scripting: the interpreter behind EVAL, EVALSHA, SCRIPT and (built on it) FUNCTION.
+//!
+//! Layout:
+//! - [`engine`]: the one Lua 5.1 interpreter per server, the script cache keyed by SHA1, and
+//!   [`engine::Engine::run`], which runs a compiled script for a client with the keyspace
+//!   locked (so a script is atomic, like MULTI/EXEC).
+//! - [`convert`]: Lua values <-> replies, Redis's RESP2 and RESP3 rules.
+//! - [`api`]: the `redis` table (`redis.call`, `redis.pcall`, `redis.error_reply`, ...) and the
+//!   error handler that gives script errors Redis's `script: <sha>, on @user_script:<line>.`
+//! - [`sandbox`]: removed libraries, read-only globals, Redis's `math.random`.
+//! - [`shebang`]: `#!lua flags=...` parsing.
+//! - [`busy`]: the time limit: `busy-reply-threshold`, `-BUSY`, SCRIPT KILL.
+//! - `lib/`: cjson, cmsgpack, bit, struct (registered through `lib::register_all` when present).
+//!
+//! Lock order: the keyspace, then [`Scripting::engine`]. Other connections look at
+//! [`Scripting::busy`] (atomics only) before taking the keyspace lock, so they can answer
+//! `-BUSY` while a long script holds it.
 
+pub mod api;
+pub mod busy;
+pub mod convert;
+pub mod engine;
+pub mod sandbox;
+pub mod shebang;
 pub mod lib;
+
+use parking_lot::Mutex;
+
+/// The scripting state a server shares between connections.
+pub struct Scripting {
+    /// The interpreter and the script cache. Locked (after the keyspace) while a script runs or
+    /// the cache is read or changed.
+    pub engine: Mutex<engine::Engine>,
+    /// Whether a script is running, since when, and SCRIPT KILL's request; read without locks.
+    pub busy: busy::Busy,
+}
+
+impl Scripting {
+    /// A fresh interpreter with an empty cache.
+    pub fn new() -> Scripting {
+        let busy = busy::Busy::default();
+        Scripting { engine: Mutex::new(engine::Engine::new(busy.kill_flag())), busy }
+    }
+}
+
+impl Default for Scripting {
+    fn default() -> Self {
+        Scripting::new()
+    }
+}
+
+impl std::fmt::Debug for Scripting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scripting").field("busy", &self.busy).finish_non_exhaustive()
+    }
+}
