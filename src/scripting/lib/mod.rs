@@ -141,7 +141,7 @@ impl Wrap {
         let string: mlua::Table = globals.raw_get("string")?;
         let (one, many): (Function, Function) = lua
             .load(WRAPPERS)
-            .set_name("=[C]")
+            .set_name("=herald:lib")
             .call((
                 fail_marker(),
                 getinfo,
