@@ -113,6 +113,14 @@ pub struct Config {
     /// `stream-retention-bytes`); shared by `Arc` with every durable stream's cold store, so a
     /// CONFIG SET applies at once.
     pub tiering: std::sync::Arc<crate::persist::tier::TierSettings>,
+    /// Data directory of durable streams (`dir`; `./data` by default).
+    pub dir: String,
+    /// Which streams are durable (`durable-streams`: `no`, `yes`/`all`, or key patterns).
+    pub durable_streams: crate::persist::DurablePolicy,
+    /// When durable streams' records reach the disk (`stream-fsync`, alias `appendfsync`).
+    pub stream_fsync: crate::persist::FsyncPolicy,
+    /// Durable streams roll to a new segment file at this size (`stream-segment-size`).
+    pub stream_segment_size: u64,
 }
 
 /// The WebSocket gateway's settings (see [`crate::gateway`] and `protocol/websocket.md`).
@@ -255,6 +263,10 @@ impl Default for Config {
             zset_max_listpack_value: 64,
             ws: WsConfig::default(),
             tiering: std::sync::Arc::default(),
+            dir: "./data".into(),
+            durable_streams: crate::persist::DurablePolicy::No,
+            stream_fsync: crate::persist::FsyncPolicy::Everysec,
+            stream_segment_size: 64 * 1024 * 1024,
         }
     }
 }
@@ -287,6 +299,46 @@ pub struct Param {
 
 /// Every parameter, in CONFIG GET order.
 pub static PARAMS: &[Param] = &[
+    Param {
+        name: "dir",
+        aliases: &[],
+        mutable: false,
+        get: |c| c.dir.clone(),
+        set: |c, v| {
+            if v.is_empty() {
+                return Err("directory name must not be empty".into());
+            }
+            c.dir = v.to_string();
+            Ok(())
+        },
+    },
+    Param {
+        name: "durable-streams",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.durable_streams.to_string(),
+        set: |c, v| crate::persist::DurablePolicy::parse(v).map(|p| c.durable_streams = p),
+    },
+    Param {
+        name: "stream-fsync",
+        aliases: &["appendfsync"],
+        mutable: true,
+        get: |c| c.stream_fsync.to_string(),
+        set: |c, v| crate::persist::FsyncPolicy::parse(v).map(|p| c.stream_fsync = p),
+    },
+    Param {
+        name: "stream-segment-size",
+        aliases: &[],
+        mutable: true,
+        get: |c| c.stream_segment_size.to_string(),
+        set: |c, v| match parse_memory(v) {
+            Some(n) if n >= 4096 => {
+                c.stream_segment_size = n;
+                Ok(())
+            }
+            _ => Err("argument must be a memory value of at least 4096 bytes".into()),
+        },
+    },
     Param {
         name: "bind",
         aliases: &[],

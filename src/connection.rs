@@ -43,6 +43,10 @@ pub struct Connection {
     protocol_error: Option<Reply>,
     /// The wait of a blocked command, between the batch that blocked and its wake-up.
     blocked: Option<Blocked>,
+    /// What the last batch must wait for before its replies go out (durable streams under
+    /// `stream-fsync always`: the fsync of its records), taken under the keyspace lock and
+    /// awaited after releasing it.
+    durable: Option<crate::persist::Ticket>,
 }
 
 /// A command blocked on keys, waiting for its reply.
@@ -94,6 +98,7 @@ impl Connection {
             pending: VecDeque::new(),
             protocol_error: None,
             blocked: None,
+            durable: None,
         }
     }
 
@@ -264,6 +269,12 @@ impl Connection {
     /// end: a write failed, a protocol error, QUIT, or SHUTDOWN (which it also requests).
     async fn run_batch(&mut self) -> Result<(), Close> {
         let close = self.process_input();
+        if let Some(ticket) = self.durable.take() {
+            if ticket.wait().await.is_err() {
+                // Never acknowledge a write that may not be on disk.
+                return Err(Close::Error("durable stream write failed".into()));
+            }
+        }
         self.write_output().await?;
         if self.client.shutdown_requested {
             self.shared.request_shutdown();
@@ -302,6 +313,7 @@ impl Connection {
                 }
                 return self.finish_batch(&replies, last.as_ref());
             };
+            let persisted_before = crate::persist::seq(&keyspace);
             // Messages queued before this batch go out before its replies.
             self.client.handle.outbox.take(&mut self.output);
             while let Some(args) = self.pending.pop_front() {
@@ -331,6 +343,7 @@ impl Connection {
                     break;
                 }
             }
+            self.durable = crate::persist::ticket(&mut keyspace, persisted_before);
         }
         self.finish_batch(&replies, last.as_ref())
     }

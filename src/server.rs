@@ -156,8 +156,11 @@ impl Server {
         }
         let ws_listeners = bind_ws(&config).await?;
         let (shutdown, _) = watch::channel(false);
+        let mut keyspace = Keyspace::new(config.databases);
+        // Durable streams are rebuilt before the first client can connect.
+        crate::persist::start_from_config(&mut keyspace, &config)?;
         let shared = Arc::new(Shared {
-            keyspace: Mutex::new(Keyspace::new(config.databases)),
+            keyspace: Mutex::new(keyspace),
             config: RwLock::new(config),
             clients: ClientRegistry::default(),
             pubsub: crate::pubsub::Hub::new(),
@@ -210,6 +213,8 @@ impl Server {
         let _ = stop.wait_for(|stopping| *stopping).await;
         info!("Shutting down");
         tasks.shutdown().await;
+        // Everything queued for durable streams is written and synced before exit.
+        crate::persist::stop(&shared.keyspace);
         // Give connections a moment to see the signal and close their sockets.
         let deadline = Instant::now() + Duration::from_secs(2);
         while !shared.clients.is_empty() && Instant::now() < deadline {
@@ -298,6 +303,8 @@ async fn expiry_loop(shared: Arc<Shared>) {
                 let Some(mut keyspace) = shared.keyspace.try_lock_for(Duration::from_millis(10)) else { break };
                 keyspace.refresh_clock();
                 let removed = expire::run_cycle(&mut keyspace);
+                // An expired durable stream is logged as deleted now, not at the next command.
+                crate::persist::collect(&mut keyspace);
                 crate::connection::publish_events(&shared, &mut keyspace);
                 removed
             };

@@ -98,6 +98,13 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             apply(level);
         }
     }
+    let persist_changed = chosen.iter().any(|(_, p, _)| matches!(p.name, "durable-streams" | "stream-fsync" | "stream-segment-size"));
+    if persist_changed {
+        let config = ctx.shared.config.read().clone();
+        if let Err(reason) = crate::persist::configure(ctx.keyspace, &config) {
+            return Reply::error(format!("ERR CONFIG SET failed - {reason}"));
+        }
+    }
     Reply::ok()
 }
 

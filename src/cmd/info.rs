@@ -281,6 +281,10 @@ fn persistence(ctx: &Ctx<'_>, fields: &mut Fields) {
     ] {
         push(fields, name, value);
     }
+    // Durable streams (issue 7): enabled, counts, bytes, fsync latency, last recovery.
+    for (name, value) in crate::persist::info_fields(&*ctx.keyspace) {
+        push(fields, name, value);
+    }
 }
 
 fn stats(ctx: &Ctx<'_>, fields: &mut Fields) {

@@ -334,6 +334,11 @@ pub fn execute(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, args: &[Bytes]) ->
     let Some(handler) = spec.handler else { return arity_error(spec) };
     let started = std::time::Instant::now();
     let reply = handler(ctx, args);
+    // Key-level changes to durable streams (DEL, RENAME, FLUSH*, a new stream...) are logged
+    // right after the command that made them, before the next one runs.
+    if crate::persist::active(ctx.keyspace) {
+        crate::persist::collect(ctx.keyspace);
+    }
     ctx.shared.stats.record_call(spec.name, started.elapsed(), reply.is_error());
     reply
 }

@@ -11,6 +11,7 @@ use super::{args as arg, errors, CommandSpec, Ctx};
 use crate::blocking::{self, BlockRequest};
 use crate::keyspace::stream::{parse_bound, AddId, ColdError, Group, IdError, Stream, StreamEntry, StreamId, Trim, TrimStrategy};
 use crate::keyspace::{Keyspace, Value};
+use crate::persist::{hooks, Record};
 use crate::resp::{Protocol, Reply};
 use bytes::Bytes;
 
@@ -201,7 +202,7 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let key = &args[1];
     let db = ctx.client.db;
     let now = ctx.now_ms();
-    let (id, trimmed) = match lookup(ctx.keyspace, db, key) {
+    let (id, trimmed, created) = match lookup(ctx.keyspace, db, key) {
         Err(e) => return e,
         Ok(None) if parsed.nomkstream => return Reply::Null,
         Ok(None) => {
@@ -212,7 +213,7 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             };
             let trimmed = parsed.trim.map_or(0, |t| stream.trim(t));
             ctx.keyspace.db(db).insert(key, Value::Stream(Box::new(stream)), None, now);
-            (id, trimmed)
+            (id, trimmed, true)
         }
         Ok(Some(stream)) => {
             let id = match stream.add(spec, &fields, now) {
@@ -222,9 +223,19 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             let trimmed = parsed.trim.map_or(0, |t| stream.trim(t));
             ctx.keyspace.db(db).touch(key);
             ctx.keyspace.signal_ready(db, key);
-            (id, trimmed)
+            (id, trimmed, false)
         }
     };
+    // A new stream is logged whole when it becomes durable (persist::collect).
+    if !created {
+        crate::persist::record(ctx.keyspace, db, key, |s| {
+            let mut records = vec![hooks::entry_added(id, &fields)];
+            if trimmed > 0 {
+                records.push(hooks::trimmed(s));
+            }
+            records
+        });
+    }
     ctx.notify('t', "xadd", key);
     if trimmed > 0 {
         ctx.notify('t', "xtrim", key);
@@ -255,6 +266,7 @@ fn xtrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if removed > 0 {
         ctx.keyspace.db(db).touch(&args[1]);
         ctx.notify('t', "xtrim", &args[1]);
+        crate::persist::record(ctx.keyspace, db, &args[1], |s| vec![hooks::trimmed(s)]);
     }
     int(removed)
 }
@@ -335,10 +347,10 @@ fn xdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Err(e) => return e,
         Ok(None) => return Reply::Integer(0),
         Ok(Some(s)) => {
-            let mut deleted = 0usize;
+            let mut deleted: Vec<StreamId> = Vec::new();
             for id in ids {
                 match s.try_delete(id) {
-                    Ok(true) => deleted += 1,
+                    Ok(true) => deleted.push(id),
                     Ok(false) => {}
                     Err(e) => {
                         tracing::error!("{e}");
@@ -349,11 +361,15 @@ fn xdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             deleted
         }
     };
-    if deleted > 0 {
+    if !deleted.is_empty() {
         ctx.keyspace.db(db).touch(&args[1]);
         ctx.notify('t', "xdel", &args[1]);
     }
-    Reply::from(deleted)
+    let count = deleted.len();
+    if count > 0 {
+        crate::persist::record(ctx.keyspace, db, &args[1], |_| vec![Record::EntriesDeleted { ids: deleted }]);
+    }
+    Reply::from(count)
 }
 
 /// `XSETID key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]`: sets the
@@ -413,6 +429,7 @@ fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     ctx.keyspace.db(db).touch(&args[1]);
     ctx.notify('t', "xsetid", &args[1]);
+    crate::persist::record(ctx.keyspace, db, &args[1], |s| vec![hooks::meta(s)]);
     Reply::ok()
 }
 
@@ -536,6 +553,8 @@ fn read_now(keyspace: &mut Keyspace, db: usize, read: &ReadArgs) -> Result<ReadO
     let now = keyspace.now_ms();
     let mut served = Vec::new();
     let mut created = Vec::new();
+    // Per stream a group read touched: the IDs it delivered, for the persist layer.
+    let mut logged: Vec<(Bytes, Vec<StreamId>)> = Vec::new();
     for (key, from) in read.keys.iter().zip(&read.from) {
         let Some(stream) = lookup(keyspace, db, key)? else { continue };
         let reply = match (&read.group, *from) {
@@ -559,6 +578,7 @@ fn read_now(keyspace: &mut Keyspace, db: usize, read: &ReadArgs) -> Result<ReadO
                 if was_created {
                     created.push(key.clone());
                 }
+                logged.push((key.clone(), Vec::new()));
                 match from {
                     ReadFrom::New => {
                         let has_new = stream.last_entry().is_some_and(|e| stream.groups.get(group).is_some_and(|g| e.id > g.last_id));
@@ -566,11 +586,17 @@ fn read_now(keyspace: &mut Keyspace, db: usize, read: &ReadArgs) -> Result<ReadO
                             continue;
                         }
                         let entries = stream.read_group_new(group, consumer, read.count, read.noack, now).map_err(cold_error)?.unwrap_or_default();
+                        if let (false, Some((_, ids))) = (read.noack, logged.last_mut()) {
+                            ids.extend(entries.iter().map(|e| e.id));
+                        }
                         keyspace.db(db).touch(key);
                         entries_reply(entries)
                     }
                     ReadFrom::After(after) => {
                         let entries = stream.read_group_history(group, consumer, after, read.count, now).map_err(cold_error)?.unwrap_or_default();
+                        if let Some((_, ids)) = logged.last_mut() {
+                            ids.extend(entries.iter().filter(|(_, e)| e.is_some()).map(|(id, _)| *id));
+                        }
                         Reply::Array(
                             entries
                                 .into_iter()
@@ -586,6 +612,11 @@ fn read_now(keyspace: &mut Keyspace, db: usize, read: &ReadArgs) -> Result<ReadO
             }
         };
         served.push((key.clone(), reply));
+    }
+    if let Some((group, consumer)) = &read.group {
+        for (key, ids) in logged {
+            crate::persist::record(keyspace, db, &key, |s| hooks::delivered(s, group, consumer, &ids));
+        }
     }
     Ok((served, created))
 }
@@ -799,6 +830,7 @@ fn xgroup_create(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             let read = entries_read.flatten().map(|n| n.min(s.entries_added()));
             s.groups.insert(Bytes::copy_from_slice(&args[3]), Group::new(id, read));
             ctx.keyspace.db(db).touch(key);
+            crate::persist::record(ctx.keyspace, db, key, |s| hooks::group_created(s, &args[3]));
         }
     }
     ctx.notify('t', "xgroup-create", key);
@@ -844,6 +876,8 @@ fn xgroup_setid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     match result {
         Ok(()) => {
             ctx.notify('t', "xgroup-setid", &args[2]);
+            let db = ctx.client.db;
+            crate::persist::record(ctx.keyspace, db, &args[2], |s| hooks::group_position(s, &args[3]).into_iter().collect());
             Reply::ok()
         }
         Err(e) => e,
@@ -864,6 +898,7 @@ fn xgroup_destroy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         ctx.keyspace.db(db).touch(&args[2]);
         ctx.keyspace.signal_ready(db, &args[2]);
         ctx.notify('t', "xgroup-destroy", &args[2]);
+        crate::persist::record(ctx.keyspace, db, &args[2], |_| vec![Record::GroupDestroyed { group: args[3].clone() }]);
     }
     Reply::from(removed)
 }
@@ -877,6 +912,8 @@ fn xgroup_createconsumer(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Ok(created) => {
             if created {
                 ctx.notify('t', "xgroup-createconsumer", &args[2]);
+                let db = ctx.client.db;
+                crate::persist::record(ctx.keyspace, db, &args[2], |s| hooks::consumer_seen(s, &args[3], &args[4]).into_iter().collect());
             }
             Reply::from(created)
         }
@@ -891,6 +928,8 @@ fn xgroup_delconsumer(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     match removed {
         Ok(Some(pending)) => {
             ctx.notify('t', "xgroup-delconsumer", &args[2]);
+            let db = ctx.client.db;
+            crate::persist::record(ctx.keyspace, db, &args[2], |_| vec![Record::ConsumerDeleted { group: args[3].clone(), consumer: args[4].clone() }]);
             Reply::from(pending)
         }
         Ok(None) => Reply::Integer(0),
@@ -934,18 +973,20 @@ fn xack(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let db = ctx.client.db;
-    let acked = match lookup(ctx.keyspace, db, &args[1]) {
+    let acked: Vec<StreamId> = match lookup(ctx.keyspace, db, &args[1]) {
         Err(e) => return e,
-        Ok(None) => 0,
+        Ok(None) => Vec::new(),
         Ok(Some(s)) => match s.groups.get_mut(&args[2]) {
-            None => 0,
-            Some(g) => ids.into_iter().filter(|id| g.ack(*id)).count(),
+            None => Vec::new(),
+            Some(g) => ids.into_iter().filter(|id| g.ack(*id)).collect(),
         },
     };
-    if acked > 0 {
+    let count = acked.len();
+    if count > 0 {
         ctx.keyspace.db(db).touch(&args[1]);
+        crate::persist::record(ctx.keyspace, db, &args[1], |_| vec![Record::Acked { group: args[2].clone(), ids: acked }]);
     }
-    Reply::from(acked)
+    Reply::from(count)
 }
 
 /// `XPENDING key group [[IDLE min-idle-time] start end count [consumer]]`: the summary
@@ -1121,9 +1162,13 @@ fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         c.seen_ms = now;
     }
     let mut out = Vec::new();
+    let mut claimed_ids = Vec::new();
+    let mut dropped_ids = Vec::new();
     for (id, entry) in claim.ids.iter().zip(exists) {
         let Some(entry) = entry else {
-            group.ack(*id);
+            if group.ack(*id) {
+                dropped_ids.push(*id);
+            }
             continue;
         };
         let forced = if claim.force && !group.pel.contains_key(id) {
@@ -1148,9 +1193,11 @@ fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if let Some(c) = group.consumers.get_mut(&consumer) {
             c.active_ms = Some(now);
         }
+        claimed_ids.push(*id);
         out.push(if claim.justid { id_reply(*id) } else { entry_reply(entry) });
     }
     ctx.keyspace.db(db).touch(&args[1]);
+    crate::persist::record(ctx.keyspace, db, &args[1], |s| hooks::claimed(s, &args[2], &consumer, claim.justid, &claimed_ids, dropped_ids));
     if created {
         ctx.notify('t', "xgroup-createconsumer", &args[1]);
     }
@@ -1204,6 +1251,8 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let mut claimed = Vec::new();
     let mut deleted = Vec::new();
+    let mut claimed_ids = Vec::new();
+    let mut dropped_ids = Vec::new();
     let mut next = StreamId::MIN;
     let mut created = false;
     let mut visited: usize = 0;
@@ -1219,7 +1268,9 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         };
         let Some(group) = stream.groups.get_mut(&args[2]) else { break };
         let Some(entry) = entry else {
-            group.ack(*id);
+            if group.ack(*id) {
+                dropped_ids.push(*id);
+            }
             deleted.push(id_reply(*id));
             // Deleted entries count against COUNT too: it bounds the reply's size.
             count -= 1;
@@ -1240,6 +1291,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if let Some(c) = group.consumers.get_mut(&consumer) {
             c.active_ms = Some(now);
         }
+        claimed_ids.push(*id);
         claimed.push(if justid { id_reply(*id) } else { entry_reply(entry) });
         count -= 1;
     }
@@ -1256,6 +1308,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
     }
     ctx.keyspace.db(db).touch(&args[1]);
+    crate::persist::record(ctx.keyspace, db, &args[1], |s| hooks::claimed(s, &args[2], &consumer, justid, &claimed_ids, dropped_ids));
     if created {
         ctx.notify('t', "xgroup-createconsumer", &args[1]);
     }

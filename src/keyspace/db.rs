@@ -105,9 +105,45 @@ pub struct Db {
     blocking_interest: HashMap<Bytes, usize>,
     /// Keys with waiters that were written since the waiters were last served.
     ready: Vec<Bytes>,
+    /// Stream values removed and inserted, for the persist layer (`None`: not tracking).
+    stream_changes: Option<Vec<StreamChange>>,
+}
+
+/// A stream value leaving or entering a database, noted while durability is on so that
+/// `crate::persist` can log key-level changes (DEL, expiry, RENAME, FLUSH*, ...) without a hook
+/// in every command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamChange {
+    /// A stream value was removed from this key (deleted, expired, overwritten, moved away).
+    Removed(Bytes),
+    /// A stream value was stored under this key (created, renamed, moved, restored).
+    Inserted(Bytes),
+    /// Every key was removed (FLUSHDB, FLUSHALL).
+    Flushed,
 }
 
 impl Db {
+    /// Starts or stops noting stream values removed and inserted ([`StreamChange`]).
+    pub fn track_streams(&mut self, on: bool) {
+        self.stream_changes = on.then(Vec::new);
+    }
+
+    /// Whether stream changes were noted since the last [`Db::take_stream_changes`].
+    pub fn has_stream_changes(&self) -> bool {
+        self.stream_changes.as_ref().is_some_and(|c| !c.is_empty())
+    }
+
+    /// Takes the stream changes noted so far, in order.
+    pub fn take_stream_changes(&mut self) -> Vec<StreamChange> {
+        self.stream_changes.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn note_stream(&mut self, change: StreamChange) {
+        if let Some(changes) = &mut self.stream_changes {
+            changes.push(change);
+        }
+    }
+
     /// An empty database.
     pub fn new() -> Self {
         Db::default()
@@ -182,6 +218,15 @@ impl Db {
 
     /// Stores a whole entry (RENAME, MOVE and COPY keep the deadline and metadata).
     pub fn insert_entry(&mut self, key: Bytes, entry: Entry) {
+        if self.stream_changes.is_some() && matches!(entry.value, Value::Stream(_)) {
+            let replaces_stream = matches!(self.raw_get_mut(&key).map(|e| &e.value), Some(Value::Stream(_)));
+            if replaces_stream {
+                self.note_stream(StreamChange::Removed(key.clone()));
+            }
+            self.note_stream(StreamChange::Inserted(key.clone()));
+        } else if self.stream_changes.is_some() && matches!(self.raw_get_mut(&key).map(|e| &e.value), Some(Value::Stream(_))) {
+            self.note_stream(StreamChange::Removed(key.clone()));
+        }
         if let Some(deadline) = entry.expires_at {
             self.deadlines.insert((deadline, key.clone()));
         }
@@ -244,6 +289,9 @@ impl Db {
             }
         };
         let (key, entry) = removed?;
+        if matches!(entry.value, Value::Stream(_)) {
+            self.note_stream(StreamChange::Removed(key.clone()));
+        }
         if let Some(deadline) = entry.expires_at {
             self.deadlines.remove(&(deadline, key.clone()));
         }
@@ -365,6 +413,10 @@ impl Db {
         self.buckets.clear();
         self.deadlines.clear();
         self.len = 0;
+        if let Some(changes) = &mut self.stream_changes {
+            changes.clear();
+            changes.push(StreamChange::Flushed);
+        }
     }
 
     /// One page of a SCAN from `cursor`: live keys from at least `count` positions when there

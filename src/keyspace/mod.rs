@@ -23,7 +23,7 @@ pub mod zset;
 mod value;
 mod varint;
 
-pub use db::{Db, Entry, NoSuchKey, RenameOutcome, ScanPage};
+pub use db::{Db, Entry, NoSuchKey, RenameOutcome, ScanPage, StreamChange};
 pub use value::{StringValue, Value};
 
 use bytes::Bytes;
@@ -51,12 +51,14 @@ pub struct Keyspace {
     /// Clients blocked on keys (BLPOP, ...). Kept here so that blocking, the writes that
     /// signal keys ready, and serving the waiters all happen under the one keyspace lock.
     pub blocking: crate::blocking::Blocking,
+    /// Durable streams' journal ([`crate::persist`]); `None` while durability is off.
+    pub persist: Option<Box<crate::persist::journal::Journal>>,
 }
 
 impl Keyspace {
     /// A keyspace of `databases` empty databases.
     pub fn new(databases: usize) -> Self {
-        Keyspace { dbs: (0..databases).map(|_| Db::new()).collect(), now_ms: unix_time_ms(), events: Vec::new(), blocking: Default::default() }
+        Keyspace { dbs: (0..databases).map(|_| Db::new()).collect(), now_ms: unix_time_ms(), events: Vec::new(), blocking: Default::default(), persist: None }
     }
 
     /// How many databases there are.

@@ -37,6 +37,8 @@ pub trait Storage: Send + Sync + Debug {
     fn is_dir(&self, path: &Path) -> bool;
     /// A whole file's contents.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// A file's length in bytes.
+    fn file_len(&self, path: &Path) -> io::Result<u64>;
     /// Opens (creating if needed) a file for appending at its end.
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>>;
     /// Cuts a file to `len` bytes and syncs it.
@@ -101,6 +103,10 @@ impl Storage for FsStorage {
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         std::fs::read(path)
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        Ok(std::fs::metadata(path)?.len())
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>> {
@@ -257,6 +263,10 @@ impl Storage for FaultStorage {
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         self.state.lock().files.get(path).map(|f| f.data.clone()).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
+    }
+
+    fn file_len(&self, path: &Path) -> io::Result<u64> {
+        self.state.lock().files.get(path).map(|f| f.data.len() as u64).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn AppendFile>> {

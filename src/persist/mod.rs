@@ -5,6 +5,23 @@
 //! [`format`]: magic, version, little-endian integers, a CRC-32 per record, record type
 //! numbers never reused.
 //!
+//! # How a write becomes durable
+//! 1. A stream command runs its data operation as usual, then calls [`record`] with a builder
+//!    that turns the typed outcome into [`Record`]s ([`hooks`]). Key-level changes (DEL,
+//!    UNLINK, expiry, FLUSHDB/FLUSHALL, RENAME, MOVE, RESTORE, overwrites) need no hook: the
+//!    databases note every stream value removed or inserted ([`crate::keyspace::StreamChange`])
+//!    and [`collect`] turns those into "stream deleted" records and snapshots after each
+//!    command.
+//! 2. The [`journal::Journal`] (in the keyspace, under its lock) encodes the records, numbers
+//!    them and queues them for the [`writer`] thread.
+//! 3. After the batch, the connection takes a [`Ticket`] ([`ticket`]), releases the keyspace
+//!    lock, and waits on it before writing its replies: until the records are synced
+//!    (`always`) or written (`everysec`, `no`). One fsync covers every batch queued meanwhile.
+//!
+//! Which streams are durable: those whose key matches `durable-streams` when they are created
+//! (or renamed, restored, moved onto a matching key). A policy change applies to streams
+//! created afterwards; streams already durable stay durable until their key is deleted.
+//!
 //! # Layout
 //! - [`format`]: the segment header and the records (encode, decode, CRC-32).
 //! - [`io`]: file I/O behind the [`io::Storage`] trait: the real file system, and an in-memory
@@ -14,13 +31,337 @@
 //! - [`tier`]: the settings of tiering and retention, and the cold store that serves a durable
 //!   stream's evicted history from its segments.
 //! - [`retention`]: age- and size-based retention by whole sealed segments.
+//! - [`hooks`]: records built from a command's outcome. [`journal`]: which streams are durable,
+//!   rolls, snapshots. [`writer`]: the thread that writes and syncs (group commit).
+//! - [`recovery`]: [`recovery::apply`] (one record onto a stream) and [`recovery::recover`].
 
 pub mod format;
+pub mod hooks;
 pub mod io;
+pub mod journal;
+pub mod recovery;
 pub mod retention;
 pub mod segment;
 pub mod tier;
+pub mod writer;
 
 pub use format::{PendingState, Record, SegmentHeader};
 pub use io::{FaultStorage, FsStorage, Storage};
+pub use recovery::RecoveryReport;
 pub use segment::{SegmentInfo, SegmentReader, SegmentWriter};
+pub use writer::Ticket;
+
+use crate::keyspace::stream::Stream;
+use crate::keyspace::{Keyspace, StreamChange, Value};
+use bytes::Bytes;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tracing::{info, warn};
+
+/// Which streams are durable (`durable-streams`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DurablePolicy {
+    /// None: Herald stays purely in memory (`no`, the default).
+    #[default]
+    No,
+    /// Every stream (`yes` or `all`).
+    All,
+    /// Streams whose key matches one of these glob patterns.
+    Patterns(Vec<String>),
+}
+
+impl DurablePolicy {
+    /// Parses `no`, `yes`/`all`, or glob patterns separated by spaces or commas.
+    pub fn parse(text: &str) -> Result<DurablePolicy, String> {
+        let words: Vec<&str> = text.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+        match words.as_slice() {
+            [] => Err("argument must be 'no', 'yes', 'all' or key patterns".into()),
+            [one] if one.eq_ignore_ascii_case("no") => Ok(DurablePolicy::No),
+            [one] if one.eq_ignore_ascii_case("yes") || one.eq_ignore_ascii_case("all") => Ok(DurablePolicy::All),
+            _ => Ok(DurablePolicy::Patterns(words.iter().map(|w| w.to_string()).collect())),
+        }
+    }
+
+    /// Whether a stream at `key` is durable under this policy.
+    pub fn matches(&self, key: &[u8]) -> bool {
+        match self {
+            DurablePolicy::No => false,
+            DurablePolicy::All => true,
+            DurablePolicy::Patterns(patterns) => patterns.iter().any(|p| crate::glob::matches(p.as_bytes(), key)),
+        }
+    }
+}
+
+impl fmt::Display for DurablePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DurablePolicy::No => f.write_str("no"),
+            DurablePolicy::All => f.write_str("yes"),
+            DurablePolicy::Patterns(p) => f.write_str(&p.join(" ")),
+        }
+    }
+}
+
+/// When records reach the disk (`stream-fsync`, also accepted as `appendfsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum FsyncPolicy {
+    /// Before the reply (group commit).
+    Always = 0,
+    /// Once a second in the background (the default, as Redis's).
+    #[default]
+    Everysec = 1,
+    /// When the OS decides.
+    No = 2,
+}
+
+impl FsyncPolicy {
+    /// Parses `always`, `everysec` or `no`.
+    pub fn parse(text: &str) -> Result<FsyncPolicy, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "always" => Ok(FsyncPolicy::Always),
+            "everysec" => Ok(FsyncPolicy::Everysec),
+            "no" => Ok(FsyncPolicy::No),
+            _ => Err("argument(s) must be one of the following: always, everysec, no".into()),
+        }
+    }
+
+    pub(crate) fn from_u8(n: u8) -> FsyncPolicy {
+        match n {
+            0 => FsyncPolicy::Always,
+            2 => FsyncPolicy::No,
+            _ => FsyncPolicy::Everysec,
+        }
+    }
+}
+
+impl fmt::Display for FsyncPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::Everysec => "everysec",
+            FsyncPolicy::No => "no",
+        })
+    }
+}
+
+/// The settings the persist layer runs with (from [`crate::Config`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Which streams are durable.
+    pub policy: DurablePolicy,
+    /// The sync policy.
+    pub fsync: FsyncPolicy,
+    /// Roll segments at this many bytes.
+    pub segment_size: u64,
+}
+
+impl Settings {
+    /// The persist settings of a configuration.
+    pub fn of(config: &crate::Config) -> Settings {
+        Settings { policy: config.durable_streams.clone(), fsync: config.stream_fsync, segment_size: config.stream_segment_size.max(1) }
+    }
+}
+
+/// Starts durability on `keyspace`: recovers every stream under `root` into it, then starts
+/// the writer thread. Returns what recovery found. Does nothing if already started.
+pub fn start(keyspace: &mut Keyspace, settings: Settings, storage: Arc<dyn Storage>, root: PathBuf) -> std::io::Result<RecoveryReport> {
+    if let Some(journal) = &keyspace.persist {
+        return Ok(journal.last_recovery.clone());
+    }
+    storage.create_dir_all(&root.join(segment::STREAMS_DIR))?;
+    let (recovered, report) = recovery::recover(storage.as_ref(), &root)?;
+    let shared = Arc::new(writer::WriterShared::new(settings.fsync));
+    shared.stats.bytes_on_disk.store(report.bytes, Ordering::Relaxed);
+    shared.stats.segments.store(report.segments, Ordering::Relaxed);
+    let reopened = recovered.iter().map(|r| (r.handle, r.active.0.clone())).collect();
+    let writer = writer::Writer::new(shared.clone(), storage, root.clone(), reopened)?;
+    let thread = std::thread::Builder::new().name("herald-persist".into()).spawn(move || writer.run())?;
+    let mut journal = journal::Journal::new(shared, thread, settings.policy, settings.segment_size, report.clone());
+    let now = keyspace.now_ms();
+    let dbs = keyspace.db_count();
+    for rec in recovered {
+        let db = rec.db as usize;
+        if db >= dbs {
+            warn!("durable streams: stream in database {db} ignored: only {dbs} databases are configured");
+            continue;
+        }
+        journal.adopt(db, &rec);
+        keyspace.db(db).insert(&rec.key, Value::Stream(Box::new(rec.stream)), None, now);
+    }
+    for (_, db) in keyspace.dbs_mut() {
+        db.track_streams(true);
+    }
+    info!(
+        "durable streams: recovered {} streams ({} entries, {} records, {} segments, {} bytes) from {} in {:.3}s; {} torn records truncated",
+        report.streams,
+        report.entries,
+        report.records,
+        report.segments,
+        report.bytes,
+        root.display(),
+        report.elapsed.as_secs_f64(),
+        report.torn_records_truncated
+    );
+    keyspace.persist = Some(Box::new(journal));
+    Ok(report)
+}
+
+/// Starts durability from a configuration (`dir`, `durable-streams`, ...) on the real file
+/// system, if the policy is not `no`.
+pub fn start_from_config(keyspace: &mut Keyspace, config: &crate::Config) -> std::io::Result<Option<RecoveryReport>> {
+    if config.durable_streams == DurablePolicy::No {
+        return Ok(None);
+    }
+    start(keyspace, Settings::of(config), Arc::new(FsStorage), PathBuf::from(&config.dir)).map(Some)
+}
+
+/// Applies changed settings (CONFIG SET): the policy, the sync policy, the segment size;
+/// starts durability if it was off and the policy now names streams.
+pub fn configure(keyspace: &mut Keyspace, config: &crate::Config) -> Result<(), String> {
+    let settings = Settings::of(config);
+    match keyspace.persist.as_mut() {
+        Some(journal) => {
+            journal.policy = settings.policy;
+            journal.segment_size = settings.segment_size;
+            journal.writer.set_policy(settings.fsync);
+            Ok(())
+        }
+        None => start_from_config(keyspace, config).map(|_| ()).map_err(|e| format!("cannot start durable streams in '{}': {e}", config.dir)),
+    }
+}
+
+/// Stops durability: every queued record is written and synced, the writer thread exits.
+/// Takes the keyspace lock only briefly; waits for the writer without it.
+pub fn stop(keyspace: &parking_lot::Mutex<Keyspace>) {
+    let journal = {
+        let mut ks = keyspace.lock();
+        collect(&mut ks);
+        for (_, db) in ks.dbs_mut() {
+            db.track_streams(false);
+        }
+        ks.persist.take()
+    };
+    if let Some(mut journal) = journal {
+        journal.writer.stop();
+        if let Some(thread) = journal.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Whether durability is on.
+pub fn active(keyspace: &Keyspace) -> bool {
+    keyspace.persist.is_some()
+}
+
+/// Logs what a command did to stream `key` (after it did it): `build` turns the stream's
+/// new state and the command's outcome into records. Costs one branch when durability is off
+/// or the stream is not durable.
+pub fn record(keyspace: &mut Keyspace, db: usize, key: &[u8], build: impl FnOnce(&Stream) -> Vec<Record>) {
+    if keyspace.persist.is_none() {
+        return;
+    }
+    // A stream inserted earlier (new key, RENAME, ...) is snapshotted first; if that was this
+    // one, the snapshot already holds this command's change.
+    let snapshotted = collect(keyspace);
+    if snapshotted.iter().any(|(d, k)| *d == db && k.as_ref() == key) {
+        return;
+    }
+    let Some(mut journal) = keyspace.persist.take() else { return };
+    if journal.is_durable(db, key) {
+        let now = keyspace.now_ms();
+        if let Some(Value::Stream(stream)) = keyspace.db(db).peek(key, now).map(|e| &e.value) {
+            let records = build(stream);
+            if !records.is_empty() {
+                journal.log(db, key, stream, &records);
+            }
+        }
+    }
+    keyspace.persist = Some(journal);
+}
+
+/// Turns the databases' notes of stream values removed and inserted into "stream deleted"
+/// records and snapshots. Runs after every command and before every [`record`]. Returns the
+/// streams it snapshotted.
+pub fn collect(keyspace: &mut Keyspace) -> Vec<(usize, Bytes)> {
+    let Some(mut journal) = keyspace.persist.take() else { return Vec::new() };
+    let mut snapshotted = Vec::new();
+    let now = keyspace.now_ms();
+    for (index, db) in keyspace.dbs_mut() {
+        if !db.has_stream_changes() {
+            continue;
+        }
+        let mut inserted: Vec<Bytes> = Vec::new();
+        for change in db.take_stream_changes() {
+            match change {
+                StreamChange::Removed(key) => journal.drop_stream(index, &key),
+                StreamChange::Inserted(key) => {
+                    if !inserted.contains(&key) {
+                        inserted.push(key);
+                    }
+                }
+                StreamChange::Flushed => {
+                    journal.drop_db(index);
+                    inserted.clear();
+                }
+            }
+        }
+        for key in inserted {
+            if journal.is_durable(index, &key) || !journal.policy.matches(&key) {
+                continue;
+            }
+            if let Some(Value::Stream(stream)) = db.peek(&key, now).map(|e| &e.value) {
+                journal.make_durable(index, &key, stream);
+                snapshotted.push((index, key));
+            }
+        }
+    }
+    keyspace.persist = Some(journal);
+    snapshotted
+}
+
+/// The sequence number of the last queued operation (0 when durability is off): take it when
+/// a batch starts, pass it to [`ticket`] when it ends.
+pub fn seq(keyspace: &Keyspace) -> u64 {
+    keyspace.persist.as_ref().map_or(0, |j| j.seq)
+}
+
+/// What a batch that started at sequence `since` must wait for before replying, if it logged
+/// anything. Call under the keyspace lock; wait after releasing it.
+pub fn ticket(keyspace: &mut Keyspace, since: u64) -> Option<Ticket> {
+    collect(keyspace);
+    let journal = keyspace.persist.as_ref()?;
+    (journal.seq > since).then(|| Ticket { seq: journal.seq, writer: journal.writer.clone() })
+}
+
+/// INFO `persistence` fields for durable streams.
+pub fn info_fields(keyspace: &Keyspace) -> Vec<(&'static str, String)> {
+    let Some(journal) = keyspace.persist.as_ref() else {
+        return vec![("durable_streams_enabled", "0".into())];
+    };
+    let stats = &journal.writer.stats;
+    let fsyncs = stats.fsyncs.load(Ordering::Relaxed);
+    let total = stats.fsync_total_us.load(Ordering::Relaxed);
+    let report = &journal.last_recovery;
+    vec![
+        ("durable_streams_enabled", "1".into()),
+        ("durable_streams", journal.durable_count().to_string()),
+        ("durable_streams_policy", journal.policy.to_string()),
+        ("stream_fsync", journal.writer.policy().to_string()),
+        ("stream_segments", stats.segments.load(Ordering::Relaxed).to_string()),
+        ("stream_bytes_on_disk", stats.bytes_on_disk.load(Ordering::Relaxed).to_string()),
+        ("stream_fsyncs", fsyncs.to_string()),
+        ("stream_fsync_last_us", stats.fsync_last_us.load(Ordering::Relaxed).to_string()),
+        ("stream_fsync_avg_us", total.checked_div(fsyncs).unwrap_or(0).to_string()),
+        ("stream_fsync_max_us", stats.fsync_max_us.load(Ordering::Relaxed).to_string()),
+        ("stream_write_errors", stats.io_errors.load(Ordering::Relaxed).to_string()),
+        ("stream_last_recovery_time_ms", report.elapsed.as_millis().to_string()),
+        ("stream_last_recovery_streams", report.streams.to_string()),
+        ("stream_last_recovery_entries", report.entries.to_string()),
+        ("stream_last_recovery_records", report.records.to_string()),
+        ("stream_torn_records_truncated", report.torn_records_truncated.to_string()),
+    ]
+}

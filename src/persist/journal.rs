@@ -1,0 +1,170 @@
+//! The journal: which streams are durable and where their records go. It lives in the
+//! keyspace ([`crate::keyspace::Keyspace::persist`]) and runs under the keyspace lock, so
+//! records are encoded and numbered in exactly the order the commands ran. It never touches a
+//! file: it queues [`Op`]s for the writer thread.
+
+use super::format::{encode_header, Record, SegmentHeader};
+use super::hooks;
+use super::recovery::{RecoveredStream, RecoveryReport};
+use super::writer::{Op, WriterShared};
+use super::DurablePolicy;
+use crate::keyspace::stream::{Stream, StreamId};
+use bytes::Bytes;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// One durable stream's place on disk, as the journal tracks it.
+#[derive(Debug, Clone)]
+struct Durable {
+    handle: u64,
+    active_index: u64,
+    active_bytes: u64,
+    /// Sealed segments, oldest first: index and the last entry ID added in each.
+    sealed: VecDeque<(u64, Option<StreamId>)>,
+}
+
+/// Which streams are durable and the queue to their files.
+#[derive(Debug)]
+pub struct Journal {
+    pub(super) writer: Arc<WriterShared>,
+    pub(super) thread: Option<JoinHandle<()>>,
+    pub(super) policy: DurablePolicy,
+    pub(super) segment_size: u64,
+    streams: Vec<HashMap<Bytes, Durable>>,
+    next_handle: u64,
+    /// The sequence number of the last operation queued.
+    pub(super) seq: u64,
+    /// What the last recovery found.
+    pub(super) last_recovery: RecoveryReport,
+}
+
+impl Journal {
+    pub(super) fn new(writer: Arc<WriterShared>, thread: JoinHandle<()>, policy: DurablePolicy, segment_size: u64, report: RecoveryReport) -> Journal {
+        let next_handle = report.max_handle + 1;
+        Journal { writer, thread: Some(thread), policy, segment_size, streams: Vec::new(), next_handle, seq: 0, last_recovery: report }
+    }
+
+    /// Registers a recovered stream (its files are already there).
+    pub(super) fn adopt(&mut self, db: usize, rec: &RecoveredStream) {
+        let durable = Durable { handle: rec.handle, active_index: rec.active.0.index, active_bytes: rec.active.1, sealed: rec.sealed.iter().copied().collect() };
+        self.slot(db).insert(rec.key.clone(), durable);
+    }
+
+    fn slot(&mut self, db: usize) -> &mut HashMap<Bytes, Durable> {
+        if self.streams.len() <= db {
+            self.streams.resize_with(db + 1, HashMap::new);
+        }
+        // Just resized to hold `db`.
+        self.streams.get_mut(db).unwrap_or_else(|| unreachable_slot())
+    }
+
+    /// Whether `key` in `db` is a durable stream.
+    pub fn is_durable(&self, db: usize, key: &[u8]) -> bool {
+        self.streams.get(db).is_some_and(|m| m.contains_key(key))
+    }
+
+    /// How many streams are durable.
+    pub fn durable_count(&self) -> usize {
+        self.streams.iter().map(HashMap::len).sum()
+    }
+
+    fn queue(&mut self, ops: Vec<Op>) {
+        let numbered: Vec<(u64, Op)> = ops
+            .into_iter()
+            .map(|op| {
+                self.seq += 1;
+                (self.seq, op)
+            })
+            .collect();
+        self.writer.push(numbered);
+    }
+
+    /// Logs a command's records for durable stream `key`; rolls the segment when it is full
+    /// (the new one starts with a state snapshot) and drops sealed segments a trim emptied.
+    pub fn log(&mut self, db: usize, key: &[u8], stream: &Stream, records: &[Record]) {
+        let segment_size = self.segment_size;
+        let Some(d) = self.streams.get_mut(db).and_then(|m| m.get_mut(key)) else { return };
+        let mut bytes = Vec::new();
+        let mut min_kept = None;
+        for record in records {
+            record.encode_into(&mut bytes);
+            if let Record::Trimmed { min_kept: m } = record {
+                min_kept = Some(*m);
+            }
+        }
+        let handle = d.handle;
+        d.active_bytes += bytes.len() as u64;
+        let mut ops = vec![Op::Append { handle, bytes }];
+        if let Some(min_kept) = min_kept {
+            let mut below = None;
+            while let Some((index, last)) = d.sealed.front().copied() {
+                if last.is_some_and(|l| l >= min_kept) {
+                    break;
+                }
+                d.sealed.pop_front();
+                below = Some(index + 1);
+            }
+            if let Some(below) = below {
+                ops.push(Op::DropSegments { handle, below });
+            }
+        }
+        if d.active_bytes >= segment_size {
+            d.sealed.push_back((d.active_index, last_entry_before(stream)));
+            d.active_index += 1;
+            let header = encode_header(&SegmentHeader { db: u32::try_from(db).unwrap_or(u32::MAX), index: d.active_index, key: Bytes::copy_from_slice(key) });
+            let mut snapshot = Vec::new();
+            for record in hooks::state_snapshot(stream) {
+                record.encode_into(&mut snapshot);
+            }
+            d.active_bytes = (header.len() + snapshot.len()) as u64;
+            ops.push(Op::Roll { handle });
+            ops.push(Op::Append { handle, bytes: snapshot });
+        }
+        self.queue(ops);
+    }
+
+    /// Makes `key` durable: a new folder whose first segment holds the whole stream.
+    pub fn make_durable(&mut self, db: usize, key: &[u8], stream: &Stream) {
+        let handle = self.next_handle;
+        self.next_handle += 1;
+        let key = Bytes::copy_from_slice(key);
+        let mut bytes = Vec::new();
+        for record in hooks::full_snapshot(db, &key, stream) {
+            record.encode_into(&mut bytes);
+        }
+        let header_len = encode_header(&SegmentHeader { db: u32::try_from(db).unwrap_or(u32::MAX), index: 0, key: key.clone() }).len();
+        let durable = Durable { handle, active_index: 0, active_bytes: (header_len + bytes.len()) as u64, sealed: VecDeque::new() };
+        self.slot(db).insert(key.clone(), durable);
+        self.queue(vec![Op::Create { handle, db: u32::try_from(db).unwrap_or(u32::MAX), key }, Op::Append { handle, bytes }]);
+    }
+
+    /// Records that durable stream `key` was deleted, and removes its files.
+    pub fn drop_stream(&mut self, db: usize, key: &[u8]) {
+        let Some(d) = self.streams.get_mut(db).and_then(|m| m.remove(key)) else { return };
+        self.queue(vec![Op::Append { handle: d.handle, bytes: Record::StreamDeleted.encode() }, Op::Remove { handle: d.handle }]);
+    }
+
+    /// Drops every durable stream of `db` (FLUSHDB, FLUSHALL).
+    pub fn drop_db(&mut self, db: usize) {
+        let keys: Vec<Bytes> = self.streams.get(db).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        for key in keys {
+            self.drop_stream(db, &key);
+        }
+    }
+}
+
+/// An upper bound of the last entry ID added in the segment being sealed: the stream's last
+/// ID (XSETID can only raise it, which keeps the segment longer). `None` if nothing was added.
+fn last_entry_before(stream: &Stream) -> Option<StreamId> {
+    let last = stream.last_id();
+    (!last.is_zero()).then_some(last)
+}
+
+#[cold]
+fn unreachable_slot() -> ! {
+    #[allow(clippy::panic)]
+    {
+        panic!("journal slot missing right after resize")
+    }
+}
