@@ -7,17 +7,17 @@
 # 2. ZRANK / ZRANGE 0 9 / ZRANGE BYSCORE LIMIT 0 10 on a 1,000,000-member sorted set, loaded
 #    through redis-cli --pipe (members `member:%012d`, the form redis-benchmark's __rand_int__
 #    takes, so ZRANK hits real members), as redis-benchmark custom commands with -r 1000000;
-# 3. bytes per element: 10,000 small hashes / sorted sets of 10 members (listpack on both
+# 3. bytes per element (measured first, on fresh servers, keys kept until all four are
+#    loaded, so freed memory is never reused and RSS deltas are real growth): 10,000 small hashes / sorted sets of 10 members (listpack on both
 #    servers) and one large one of 100,000 (hashtable / skiplist), each element a ~12-byte
 #    member (and a 5-byte value for hashes). Herald: RSS delta around the load (its INFO
 #    used_memory is its RSS); Redis: both its used_memory delta (what its allocator counts:
-#    Redis's own figure) and its RSS delta (the like-for-like one). Keys are deleted between
-#    measurements; RSS deltas are approximate (allocator caches), so each is taken on a fresh
-#    key range after a warm-up.
+#    Redis's own figure) and its RSS delta (the like-for-like one). RSS deltas carry page
+#    granularity and allocator slack, hence the large element counts.
 # Every ratio is herald/redis: above 1 is faster (rps) or, for memory, Herald uses more.
 #
 # Usage: benches/collections_compare.sh [--quick]      (--quick: -n 20000, 100k-member zset)
-# Environment: PIN (1: servers on CPU 1, benchmark on CPU 0), HERALD_BIN, N (requests per
+# Environment: ONLY=memory (just the memory table), PIN (1: servers on CPU 1, benchmark on CPU 0), HERALD_BIN, N (requests per
 # throughput run, default 100000 at -P 1 and 2x at -P 16), BIG (members, default 1000000).
 set -euo pipefail
 
@@ -39,11 +39,64 @@ ports[redis]=$(free_port)
 start redis "${ports[redis]}" /usr/bin/redis-server --bind 127.0.0.1 --port "${ports[redis]}" \
   --save '' --appendonly no --dir "$workdir"
 labels=(herald redis)
+# A second Herald for the memory table only, with one glibc malloc arena: with the default
+# (one per thread, 64 MB reserved each) a connection served by a new worker thread shows up
+# as megabytes of RSS growth that are arena setup, not data.
+ports[heraldmem]=$(free_port)
+start heraldmem "${ports[heraldmem]}" env MALLOC_ARENA_MAX=1 "$HERALD_BIN" --bind 127.0.0.1 --port "${ports[heraldmem]}"
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'); redis $(/usr/bin/redis-server --version | awk '{print $3}')"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+echo
+echo "## bytes per element"
+# Writes the RESP for `keys` keys of `members` elements each: hash (HSET k member:%012d value)
+# or zset (ZADD k i member:%012d), key names prefixed with $4.
+load_file() {
+  python3 - "$@" <<'PY'
+import sys
+kind, keys, members, prefix = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+w = sys.stdout.write
+for k in range(keys):
+    key = "%s:%d" % (prefix, k)
+    for lo in range(0, members, 1000):
+        args = ["HSET" if kind == "hash" else "ZADD", key]
+        for i in range(lo, min(members, lo + 1000)):
+            m = "member:%012d" % i
+            args += [m, "value"] if kind == "hash" else [str(i), m]
+        w("*%d\r\n" % len(args))
+        for a in args:
+            w("$%d\r\n%s\r\n" % (len(a), a))
+PY
+}
+rss_of() { awk '/^VmRSS/ { print $2 * 1024 }' "/proc/${server_pid[$1]}/status"; }
+used_of() { redis-cli -p "${ports[$1]}" INFO memory | awk -F: '/^used_memory:/ { print $2 + 0 }'; }
+printf '%-26s %14s %14s %14s %13s %13s %14s\n' case herald_rss/el redis_used/el redis_rss/el encoding_h encoding_r herald/redis_used
+# A first small load on each server, so connection and index setup is not counted.
+for label in heraldmem redis; do
+  for i in $(seq 1 200); do echo "SET warm:$i x"; done | redis-cli -p "${ports[$label]}" >/dev/null
+done
+for spec in "hash 10000 10" "hash 1 100000" "zset 10000 10" "zset 1 100000"; do
+  read -r kind keys members <<<"$spec"
+  elements=$((keys * members))
+  prefix="$kind$members"
+  load_file "$kind" "$keys" "$members" "$prefix" >"$workdir/load.resp"
+  declare -A rss_d=() used_d=() enc=()
+  for label in heraldmem redis; do
+    rss0=$(rss_of "$label"); used0=$(used_of "$label")
+    redis-cli -p "${ports[$label]}" --pipe <"$workdir/load.resp" >/dev/null
+    rss_d[$label]=$(( $(rss_of "$label") - rss0 )); used_d[$label]=$(( $(used_of "$label") - used0 ))
+    enc[$label]=$(redis-cli -p "${ports[$label]}" OBJECT ENCODING "$prefix:0")
+  done
+  per() { awk -v a="$1" -v n="$elements" 'BEGIN { printf "%.1f", a / n }'; }
+  printf '%-26s %14s %14s %14s %13s %13s %14s\n' "$kind ${keys}x$members" "$(per "${rss_d[heraldmem]}")" \
+    "$(per "${used_d[redis]}")" "$(per "${rss_d[redis]}")" "${enc[heraldmem]}" "${enc[redis]}" \
+    "$(ratio "${rss_d[heraldmem]}" "${used_d[redis]}")"
+  unset rss_d used_d enc
+done
+for label in heraldmem redis; do redis-cli -p "${ports[$label]}" FLUSHALL >/dev/null; done
+if [ "${ONLY:-}" = memory ]; then exit 0; fi
 
 # redis-benchmark's requests per second for one run; extra arguments are passed through.
 rps() {
@@ -104,51 +157,3 @@ for pipeline in 1 16; do
 done
 for label in "${labels[@]}"; do redis-cli -p "${ports[$label]}" DEL big >/dev/null; done
 
-echo
-echo "## bytes per element"
-# Writes the RESP for `keys` keys of `members` elements each: hash (HSET k member:%012d value)
-# or zset (ZADD k i member:%012d), key names prefixed with $4.
-load_file() {
-  python3 - "$@" <<'PY'
-import sys
-kind, keys, members, prefix = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-w = sys.stdout.write
-for k in range(keys):
-    key = "%s:%d" % (prefix, k)
-    for lo in range(0, members, 1000):
-        args = ["HSET" if kind == "hash" else "ZADD", key]
-        for i in range(lo, min(members, lo + 1000)):
-            m = "member:%012d" % i
-            args += [m, "value"] if kind == "hash" else [str(i), m]
-        w("*%d\r\n" % len(args))
-        for a in args:
-            w("$%d\r\n%s\r\n" % (len(a), a))
-PY
-}
-rss_of() { awk '/^VmRSS/ { print $2 * 1024 }' "/proc/${server_pid[$1]}/status"; }
-used_of() { redis-cli -p "${ports[$1]}" INFO memory | awk -F: '/^used_memory:/ { print $2 + 0 }'; }
-printf '%-26s %14s %14s %14s %13s %13s %14s\n' case herald_rss/el redis_used/el redis_rss/el encoding_h encoding_r herald/redis_used
-for spec in "hash 10000 10" "hash 1 100000" "zset 10000 10" "zset 1 100000"; do
-  read -r kind keys members <<<"$spec"
-  elements=$((keys * members))
-  # Warm-up: load and drop once, so allocator growth of the first load is not counted.
-  load_file "$kind" "$keys" "$members" warm >"$workdir/load.resp"
-  for label in "${labels[@]}"; do
-    redis-cli -p "${ports[$label]}" --pipe <"$workdir/load.resp" >/dev/null
-    redis-cli -p "${ports[$label]}" FLUSHALL >/dev/null
-  done
-  load_file "$kind" "$keys" "$members" k >"$workdir/load.resp"
-  declare -A rss_d=() used_d=() enc=()
-  for label in "${labels[@]}"; do
-    rss0=$(rss_of "$label"); used0=$(used_of "$label")
-    redis-cli -p "${ports[$label]}" --pipe <"$workdir/load.resp" >/dev/null
-    rss_d[$label]=$(( $(rss_of "$label") - rss0 )); used_d[$label]=$(( $(used_of "$label") - used0 ))
-    enc[$label]=$(redis-cli -p "${ports[$label]}" OBJECT ENCODING k:0)
-    redis-cli -p "${ports[$label]}" FLUSHALL >/dev/null
-  done
-  per() { awk -v a="$1" -v n="$elements" 'BEGIN { printf "%.1f", a / n }'; }
-  printf '%-26s %14s %14s %14s %13s %13s %14s\n' "$kind ${keys}x$members" "$(per "${rss_d[herald]}")" \
-    "$(per "${used_d[redis]}")" "$(per "${rss_d[redis]}")" "${enc[herald]}" "${enc[redis]}" \
-    "$(ratio "${rss_d[herald]}" "${used_d[redis]}")"
-  unset rss_d used_d enc
-done
