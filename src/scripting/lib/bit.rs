@@ -138,6 +138,14 @@ mod tests {
             "user_script:1: bad argument #3 to 'band' (number expected, got table)"
         );
         assert_eq!(
+            run("local f = bit.tobit local r = f({}) return r").unwrap_err(),
+            "user_script:1: bad argument #1 to 'f' (number expected, got table)"
+        );
+        assert_eq!(
+            run("local ok, e = pcall(bit.tobit, 'x') return e").unwrap(),
+            "bad argument #1 to '?' (number expected, got string)"
+        );
+        assert_eq!(
             run("local r = bit.tobit() return r").unwrap_err(),
             "user_script:1: bad argument #1 to 'tobit' (number expected, got no value)"
         );

@@ -6,7 +6,7 @@
 //! # How errors are raised
 //! The C libraries raise Lua *string* errors: `luaL_error` prefixes the caller's position
 //! (`user_script:1: `), `luaL_argerror` words "bad argument #N to 'name' (...)" with the name
-//! the caller used. A Rust callback can only raise mlua's error userdata, which `pcall` would
+//! the caller used (`?` under `pcall`), which the Rust side finds with `inspect_stack`. A Rust callback can only raise mlua's error userdata, which `pcall` would
 //! hand to the script as a userdata instead of a string. So each library function is a small
 //! Lua wrapper around its Rust implementation: the Rust side returns a private sentinel and the
 //! error parts ([`LibError`]), and the wrapper raises the string with `error(msg, 3)`, which
@@ -79,43 +79,22 @@ fn fail_marker() -> Value {
 /// level 2, so `error(msg, 3)` names the wrapper's caller, as `luaL_error` names the C
 /// function's caller.
 const WRAPPERS: &str = r#"
-local FAIL, getinfo, error, format, unpack = ...
-local function fail(kind, a, b, canon)
-  if kind == 1 then
-    local narg, name = a, nil
-    if getinfo then
-      local ar = getinfo(2, 'n')
-      name = ar and ar.name
-      if ar and ar.namewhat == 'method' then
-        narg = narg - 1
-        if narg == 0 then
-          error(format("calling '%s' on bad self (%s)", tostring(name), b), 3)
-        end
-      end
-      if name == nil then
-        local up = getinfo(3, 'S')
-        if up and up.what == 'tail' then name = canon else name = '?' end
-      end
-    else
-      name = canon
-    end
-    error(format("bad argument #%d to '%s' (%s)", narg, name, b), 3)
-  elseif kind == 3 then
-    error(a, 0)
-  end
-  error(a, 3)
+local FAIL, error, unpack = ...
+local function fail(kind, msg)
+  if kind == 3 then error(msg, 0) end
+  error(msg, 3)
 end
-local function one(raw, canon)
+local function one(raw)
   return function(...)
     local r, k, a, b = raw(...)
-    if r == FAIL then fail(k, a, b, canon) end
+    if r == FAIL then fail(k, a) end
     return r
   end
 end
-local function many(raw, canon)
+local function many(raw)
   return function(...)
     local r, k, a, b = raw(...)
-    if r == FAIL then fail(k, a, b, canon) end
+    if r == FAIL then fail(k, a) end
     if k then return unpack(r, 1, k) end
     return unpack(r)
   end
@@ -134,21 +113,10 @@ impl Wrap {
     /// Loads the wrapper factory into `lua`.
     pub(crate) fn new(lua: &Lua) -> mlua::Result<Self> {
         let globals = lua.globals();
-        let getinfo = match globals.raw_get::<Value>("debug")? {
-            Value::Table(debug) => debug.raw_get::<Value>("getinfo")?,
-            _ => Value::Nil,
-        };
-        let string: mlua::Table = globals.raw_get("string")?;
         let (one, many): (Function, Function) = lua
             .load(WRAPPERS)
             .set_name("=herald:lib")
-            .call((
-                fail_marker(),
-                getinfo,
-                globals.raw_get::<Value>("error")?,
-                string.raw_get::<Value>("format")?,
-                globals.raw_get::<Value>("unpack")?,
-            ))?;
+            .call((fail_marker(), globals.raw_get::<Value>("error")?, globals.raw_get::<Value>("unpack")?))?;
         Ok(Wrap { one, many })
     }
 
@@ -158,13 +126,14 @@ impl Wrap {
     where
         F: Fn(&Lua, Args) -> LibResult<Value> + Send + 'static,
     {
+        let name = name.to_string();
         let raw = lua.create_function(move |lua, args: MultiValue| {
             match f(lua, Args::new(lua, args)) {
                 Ok(v) => Ok(MultiValue::from_iter([v])),
-                Err(e) => failure(lua, e),
+                Err(e) => failure(lua, e, &name),
             }
         })?;
-        self.one.call((raw, name))
+        self.one.call(raw)
     }
 
     /// A library function returning any number of values.
@@ -172,6 +141,7 @@ impl Wrap {
     where
         F: Fn(&Lua, Args) -> LibResult<Vec<Value>> + Send + 'static,
     {
+        let name = name.to_string();
         let raw = lua.create_function(move |lua, args: MultiValue| {
             match f(lua, Args::new(lua, args)) {
                 Ok(vs) => {
@@ -186,22 +156,52 @@ impl Wrap {
                     let count = if has_nil { Value::Integer(n as i64) } else { Value::Nil };
                     Ok(MultiValue::from_iter([Value::Table(t), count]))
                 }
-                Err(e) => failure(lua, e),
+                Err(e) => failure(lua, e, &name),
             }
         })?;
-        self.many.call((raw, name))
+        self.many.call(raw)
     }
 }
 
 /// Turns a [`LibError`] into the sentinel and parts the wrappers raise from.
-fn failure(lua: &Lua, e: LibError) -> mlua::Result<MultiValue> {
-    let (kind, a, b) = match e {
+fn failure(lua: &Lua, e: LibError, canon: &str) -> mlua::Result<MultiValue> {
+    let (kind, text) = match e {
         LibError::Lua(e) => return Err(e),
-        LibError::Arg(n, text) => (1, Value::Integer(n), Value::String(lua.create_string(text)?)),
-        LibError::Msg(text) => (2, Value::String(lua.create_string(text)?), Value::Nil),
-        LibError::Raw(text) => (3, Value::String(lua.create_string(text)?), Value::Nil),
+        LibError::Arg(n, text) => (2, arg_error_text(lua, n, &text, canon)),
+        LibError::Msg(text) => (2, text),
+        LibError::Raw(text) => (3, text),
     };
-    Ok(MultiValue::from_iter([fail_marker(), Value::Integer(kind), a, b]))
+    Ok(MultiValue::from_iter([fail_marker(), Value::Integer(kind), Value::String(lua.create_string(text)?)]))
+}
+
+/// `luaL_argerror`'s text, with the function named as the caller named it: level 1 is the
+/// Lua wrapper, level 2 its caller. A wrapper called through `pcall` (a C caller) is `?`;
+/// one reached by a tail call has lost its name, and the library's own name stands in (Redis
+/// names it from the calling instruction).
+fn arg_error_text(lua: &Lua, narg: i64, extra: &[u8], canon: &str) -> Vec<u8> {
+    let (name, what) = lua
+        .inspect_stack(1, |d| {
+            let n = d.names();
+            (n.name.map(|s| s.into_owned()), n.name_what)
+        })
+        .unwrap_or((None, None));
+    let caller = lua.inspect_stack(2, |d| d.source().what).unwrap_or("C");
+    let name = name.unwrap_or_else(|| if caller == "tail" { canon.to_string() } else { "?".to_string() });
+    let mut narg = narg;
+    let mut text = Vec::new();
+    if what == Some("method") {
+        narg -= 1;
+        if narg == 0 {
+            text.extend_from_slice(format!("calling '{name}' on bad self (").as_bytes());
+            text.extend_from_slice(extra);
+            text.push(b')');
+            return text;
+        }
+    }
+    text.extend_from_slice(format!("bad argument #{narg} to '{name}' (").as_bytes());
+    text.extend_from_slice(extra);
+    text.push(b')');
+    text
 }
 
 /// The arguments of a library call, with the `luaL_check*` family's conversions and errors.
