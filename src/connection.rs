@@ -296,7 +296,6 @@ impl Connection {
                 Err(e) => self.protocol_error = Some(Reply::error(e.message())),
             }
         }
-        let mut replies: Vec<(Reply, Protocol)> = Vec::with_capacity(self.pending.len());
         let mut last: Option<Vec<Bytes>> = None;
         if !self.pending.is_empty() {
             let shared = self.shared.clone();
@@ -305,13 +304,13 @@ impl Connection {
             let Some(mut keyspace) = crate::scripting::busy::lock_keyspace_unless_busy(&shared) else {
                 while let Some(args) = self.pending.pop_front() {
                     let reply = crate::scripting::busy::busy_reply(&shared, &mut self.client, &args);
-                    replies.push((reply, self.client.protocol));
-                    last = Some(args);
+                    self.encode_reply(&reply);
+                    self.recycle(last.replace(args));
                     if self.client.shutdown_requested {
                         break;
                     }
                 }
-                return self.finish_batch(&replies, last.as_ref());
+                return self.finish_batch(last);
             };
             let persisted_before = crate::persist::seq(&keyspace);
             // Messages queued before this batch go out before its replies.
@@ -329,34 +328,37 @@ impl Connection {
                         let rerun = block_args.unwrap_or_else(|| args.clone());
                         let receiver = crate::blocking::block(&mut keyspace, self.client.id, db, rerun, request);
                         self.blocked = Some(Blocked { reply: receiver, deadline, timeout_reply });
-                        last = Some(args);
+                        self.recycle(last.replace(args));
                         break;
                     }
                 }
+                // Replies are encoded as they are made, straight into the output buffer.
                 if let Some(reply) = reply {
-                    replies.push((reply, self.client.protocol));
+                    self.encode_reply(&reply);
                 }
                 publish_events(&shared, &mut keyspace);
-                self.take_own_pushes(&mut replies);
-                last = Some(args);
+                self.take_own_pushes();
+                self.recycle(last.replace(args));
                 if self.client.close_after_reply || self.client.shutdown_requested {
                     break;
                 }
             }
             self.durable = crate::persist::ticket(&mut keyspace, persisted_before);
         }
-        self.finish_batch(&replies, last.as_ref())
+        self.finish_batch(last)
     }
 
-    /// Encodes a batch's replies (and a pending protocol error); returns true if the connection
-    /// must close.
-    fn finish_batch(&mut self, replies: &[(Reply, Protocol)], last: Option<&Vec<Bytes>>) -> bool {
-        for (reply, protocol) in replies {
-            if let Reply::Error(_) = reply {
-                self.shared.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
-            }
-            encode(reply, *protocol, &mut self.output);
+    /// Appends one command's reply to the output buffer, counting errors.
+    fn encode_reply(&mut self, reply: &Reply) {
+        if reply.is_error() {
+            self.shared.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
         }
+        encode(reply, self.client.protocol, &mut self.output);
+    }
+
+    /// Ends a batch: answers a pending protocol error and updates the client's info; returns
+    /// true if the connection must close. `last` is the batch's last command.
+    fn finish_batch(&mut self, last: Option<Vec<Bytes>>) -> bool {
         let mut closing = false;
         if self.blocked.is_none() {
             if let Some(error) = self.protocol_error.take() {
@@ -365,20 +367,26 @@ impl Connection {
                 closing = true;
             }
         }
-        self.update_info(last);
+        self.update_info(last.as_ref());
+        self.recycle(last);
         closing
+    }
+
+    /// Hands a finished command's argument vector back to the parser for reuse, so a command
+    /// costs no allocation for its argument list.
+    fn recycle(&mut self, args: Option<Vec<Bytes>>) {
+        if let Some(args) = args {
+            self.parser.recycle(args);
+        }
     }
 
     /// Moves the pushes this client's own command caused (it published to a channel it is
     /// subscribed to, or raised a notification it listens to) right after that command's reply,
     /// as Redis 7.4 does. Also keeps the outbox's protocol in step with HELLO.
-    fn take_own_pushes(&mut self, replies: &mut Vec<(Reply, Protocol)>) {
+    fn take_own_pushes(&mut self) {
         let outbox = &self.client.handle.outbox;
         outbox.set_resp3(self.client.protocol == Protocol::Resp3);
-        let mut own = BytesMut::new();
-        if outbox.take(&mut own) > 0 {
-            replies.push((Reply::Raw(own.freeze()), self.client.protocol));
-        }
+        outbox.take(&mut self.output);
     }
 
     fn update_info(&mut self, last: Option<&Vec<Bytes>>) {

@@ -52,8 +52,9 @@ pub struct Stats {
     /// Clients disconnected for exceeding `client-output-buffer-limit`
     /// (INFO `client_output_buffer_limit_disconnections`).
     pub client_output_buffer_limit_disconnections: AtomicU64,
-    /// Per-command statistics, by full command name.
-    pub commands: Mutex<HashMap<&'static str, CallStats>>,
+    /// Per-command statistics, by full command name. Hashed with foldhash, not SipHash: it is
+    /// updated on every command, and its keys are the table's own names, never client input.
+    pub commands: Mutex<HashMap<&'static str, CallStats, foldhash::fast::FixedState>>,
 }
 
 impl Stats {
@@ -157,6 +158,7 @@ impl Server {
         let ws_listeners = bind_ws(&config).await?;
         let (shutdown, _) = watch::channel(false);
         let mut keyspace = Keyspace::new(config.databases);
+        keyspace.set_notifications(config.notify_keyspace_events.enabled());
         // Durable streams are rebuilt before the first client can connect.
         crate::persist::start_from_config(&mut keyspace, &config)?;
         let shared = Arc::new(Shared {

@@ -87,6 +87,8 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
     }
     let level = updated.loglevel;
+    // Writes record keyspace events only while the flags publish something.
+    ctx.keyspace.set_notifications(updated.notify_keyspace_events.enabled());
     let level_changed = {
         let mut config = ctx.shared.config.write();
         let changed = config.loglevel != level;

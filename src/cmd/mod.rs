@@ -230,9 +230,14 @@ fn all_tables() -> impl Iterator<Item = &'static CommandSpec> {
         .flatten()
 }
 
-fn registry() -> &'static HashMap<&'static str, &'static CommandSpec> {
-    static REGISTRY: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
-    REGISTRY.get_or_init(|| all_tables().map(|spec| (spec.name, spec)).collect())
+/// Every top-level command by its lower-case name. Hashed with foldhash rather than SipHash:
+/// every request looks its name up here, and the table never grows, so a client cannot
+/// degrade it by choosing names.
+type Registry = HashMap<&'static [u8], &'static CommandSpec, foldhash::fast::FixedState>;
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| all_tables().map(|spec| (spec.name.as_bytes(), spec)).collect())
 }
 
 /// Every top-level command, for `COMMAND`, `COMMAND COUNT` and `COMMAND LIST`.
@@ -246,8 +251,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     let slot = lower.get_mut(..name.len())?;
     slot.copy_from_slice(name);
     slot.make_ascii_lowercase();
-    let text = std::str::from_utf8(slot).ok()?;
-    registry().get(text).copied()
+    registry().get(&*slot).copied()
 }
 
 /// The result of resolving a request against the table.

@@ -233,7 +233,8 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &Bytes, value: &Bytes, options: &Extended
     } else {
         None
     };
-    let found = ctx.db().contains(key, now);
+    // Only NX/XX need to know beforehand; `insert` reclaims an expired old value itself.
+    let found = (options.nx || options.xx) && ctx.db().contains(key, now);
     if (options.nx && found) || (options.xx && !found) {
         return old.unwrap_or(replies.aborted);
     }

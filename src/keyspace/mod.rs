@@ -48,6 +48,13 @@ pub struct Keyspace {
     now_ms: u64,
     /// Events raised since the last drain; the pub/sub hub publishes them after each command.
     events: Vec<KeyEvent>,
+    /// Whether [`Keyspace::notify`] records events: false while `notify-keyspace-events`
+    /// publishes nothing, so writes then skip copying their key into an event nobody reads
+    /// (expirations are still collected, for the `expired_keys` statistic).
+    notifications: bool,
+    /// Databases handed out since the last [`Keyspace::collect_expired`], one bit each (bit 63
+    /// stands for every database from 63 up), so collecting looks only at those.
+    touched: u64,
     /// Clients blocked on keys (BLPOP, ...). Kept here so that blocking, the writes that
     /// signal keys ready, and serving the waiters all happen under the one keyspace lock.
     pub blocking: crate::blocking::Blocking,
@@ -58,7 +65,7 @@ pub struct Keyspace {
 impl Keyspace {
     /// A keyspace of `databases` empty databases.
     pub fn new(databases: usize) -> Self {
-        Keyspace { dbs: (0..databases).map(|_| Db::new()).collect(), now_ms: unix_time_ms(), events: Vec::new(), blocking: Default::default(), persist: None }
+        Keyspace { dbs: (0..databases).map(|_| Db::new()).collect(), now_ms: unix_time_ms(), events: Vec::new(), notifications: true, touched: 0, blocking: Default::default(), persist: None }
     }
 
     /// How many databases there are.
@@ -68,6 +75,7 @@ impl Keyspace {
 
     /// Database `index`. Callers validate indexes with [`Keyspace::db_count`] (SELECT does).
     pub fn db(&mut self, index: usize) -> &mut Db {
+        self.mark_touched(index);
         let count = self.dbs.len();
         // SELECT is the only way to pick an index and it checks the range.
         self.dbs.get_mut(index).unwrap_or_else(|| unreachable_db(index, count))
@@ -78,6 +86,8 @@ impl Keyspace {
         if a == b || a >= self.dbs.len() || b >= self.dbs.len() {
             return None;
         }
+        self.mark_touched(a);
+        self.mark_touched(b);
         let (low, high) = (a.min(b), a.max(b));
         let (left, right) = self.dbs.split_at_mut(high);
         let low_db = left.get_mut(low)?;
@@ -87,6 +97,7 @@ impl Keyspace {
 
     /// Every database, for INFO keyspace, FLUSHALL and the expiry cycle.
     pub fn dbs_mut(&mut self) -> impl Iterator<Item = (usize, &mut Db)> {
+        self.touched = u64::MAX;
         self.dbs.iter_mut().enumerate()
     }
 
@@ -115,20 +126,37 @@ impl Keyspace {
     /// Expirations found by lookups so far are recorded first, so they keep their place before
     /// the event of the command that found them (Redis: `expired`, then `keymiss` or `set`).
     pub fn notify(&mut self, db: usize, class: char, event: &'static str, key: &[u8]) {
+        if !self.notifications {
+            return;
+        }
         self.collect_expired();
         self.events.push(KeyEvent { db, class, event, key: Bytes::copy_from_slice(key) });
     }
 
     /// Moves the keys the databases reclaimed as expired into the event list.
     fn collect_expired(&mut self) {
+        let touched = std::mem::take(&mut self.touched);
+        if touched == 0 {
+            return;
+        }
         for (index, db) in self.dbs.iter_mut().enumerate() {
-            if !db.has_expired_keys() {
+            if touched & (1u64 << index.min(63)) == 0 || !db.has_expired_keys() {
                 continue;
             }
             for key in db.take_expired_keys() {
                 self.events.push(KeyEvent { db: index, class: 'x', event: "expired", key });
             }
         }
+    }
+
+    fn mark_touched(&mut self, index: usize) {
+        self.touched |= 1u64 << index.min(63);
+    }
+
+    /// Turns event recording on or off; the server keeps it in step with
+    /// `notify-keyspace-events` (on exactly when the flags publish something).
+    pub fn set_notifications(&mut self, on: bool) {
+        self.notifications = on;
     }
 
     /// Signals that `key` in `db` was written in a way that may serve blocked clients (a

@@ -86,17 +86,33 @@ pub struct RequestParser {
     state: State,
     args: Vec<Bytes>,
     limits: ParserLimits,
+    /// Emptied argument vectors handed back with [`RequestParser::recycle`], reused for the
+    /// next commands instead of allocating one per command.
+    spare: Vec<Vec<Bytes>>,
 }
+
+/// How many spare argument vectors the parser keeps (a pipeline's worth).
+const SPARE_VECTORS: usize = 64;
+/// Vectors with room for more arguments than this are not kept (a one-off huge MSET).
+const SPARE_MAX_CAPACITY: usize = 64;
 
 impl RequestParser {
     /// A parser that enforces `limits`.
     pub fn new(limits: ParserLimits) -> Self {
-        RequestParser { state: State::Idle, args: Vec::new(), limits }
+        RequestParser { state: State::Idle, args: Vec::new(), limits, spare: Vec::new() }
     }
 
     /// Changes the limits (after `CONFIG SET proto-max-bulk-len`).
     pub fn set_limits(&mut self, limits: ParserLimits) {
         self.limits = limits;
+    }
+
+    /// Takes back the vector of a command that has run, to hold a later command's arguments.
+    pub fn recycle(&mut self, mut args: Vec<Bytes>) {
+        if self.spare.len() < SPARE_VECTORS && args.capacity() <= SPARE_MAX_CAPACITY {
+            args.clear();
+            self.spare.push(args);
+        }
     }
 
     /// How many bytes the current partial argument still needs, so the caller can reserve them
@@ -130,7 +146,8 @@ impl RequestParser {
                             let remaining = usize::try_from(count)
                                 .map_err(|_| ProtocolError::InvalidMultibulkLength)?;
                             // Never trust the count for an allocation: cap the reservation.
-                            self.args = Vec::with_capacity(remaining.min(1024));
+                            self.args = self.spare.pop().unwrap_or_default();
+                            self.args.reserve(remaining.min(1024));
                             self.state = State::BulkHeader { remaining };
                         }
                     } else {
