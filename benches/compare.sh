@@ -24,6 +24,7 @@
 #   PIN        1: server on CPU 1, redis-benchmark on CPU 0  (1 when the machine has >= 2 CPUs)
 #   REDIS8     0: skip Redis 8.2 even when the tool exists   (1)
 #   HERALD_BIN use this binary instead of building one
+#   BEFORE_BIN also run this Herald binary (column "before"), for before/after in one run
 #   CSV_OUT    also append raw rows to this file: round,test,pipeline,server,rps,cpu_us_per_req
 # A new test (lpush, xadd, ...) is one more word in TESTS, as long as redis-benchmark knows it.
 set -euo pipefail
@@ -66,6 +67,13 @@ declare -A ports versions
 ports[herald]=$(free_port)
 start herald "${ports[herald]}" "$HERALD_BIN" --bind 127.0.0.1 --port "${ports[herald]}"
 versions[herald]="herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+
+if [ -n "${BEFORE_BIN:-}" ]; then
+  labels+=(before)
+  ports[before]=$(free_port)
+  start before "${ports[before]}" "$BEFORE_BIN" --bind 127.0.0.1 --port "${ports[before]}"
+  versions[before]="herald (before) $BEFORE_BIN"
+fi
 
 ports[redis]=$(free_port)
 start redis "${ports[redis]}" /usr/bin/redis-server --bind 127.0.0.1 --port "${ports[redis]}" \

@@ -3,6 +3,12 @@
 use herald::{Config, Server};
 use tracing_subscriber::{prelude::*, reload, EnvFilter};
 
+/// mimalloc instead of glibc's malloc: the request path allocates and frees small blocks all
+/// the time (values, keys, reply frames, stream entries), and glibc's allocator was 8-30% of
+/// the server's CPU in profiles (BENCHMARKS.md has the before/after numbers).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let config = match Config::from_args(std::env::args().skip(1)) {

@@ -139,12 +139,19 @@ impl Keyspace {
         if touched == 0 {
             return;
         }
-        for (index, db) in self.dbs.iter_mut().enumerate() {
-            if touched & (1u64 << index.min(63)) == 0 || !db.has_expired_keys() {
-                continue;
-            }
-            for key in db.take_expired_keys() {
-                self.events.push(KeyEvent { db: index, class: 'x', event: "expired", key });
+        let mut bits = touched;
+        while bits != 0 {
+            let bit = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let indexes = if bit == 63 { 63..self.dbs.len() } else { bit..bit + 1 };
+            for index in indexes {
+                let Some(db) = self.dbs.get_mut(index) else { break };
+                if !db.has_expired_keys() {
+                    continue;
+                }
+                for key in db.take_expired_keys() {
+                    self.events.push(KeyEvent { db: index, class: 'x', event: "expired", key });
+                }
             }
         }
     }

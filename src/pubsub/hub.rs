@@ -15,8 +15,8 @@ use super::outbox::{Format, Offer};
 use crate::client::ClientHandle;
 use crate::config::BufferLimit;
 use crate::glob;
-use crate::resp::{encode, Protocol, Reply};
-use bytes::{Bytes, BytesMut};
+use crate::resp::Protocol;
+use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -164,10 +164,21 @@ impl<'a> Frames<'a> {
 }
 
 /// Encodes `parts` as one push (a RESP2 array or a RESP3 `>` frame) of bulk strings.
+///
+/// Written straight into one buffer, the same bytes `encode(&Reply::Push(..))` gives, without
+/// first copying every part into a `Reply` of its own.
 pub fn encode_push(parts: &[&[u8]], protocol: Protocol) -> Bytes {
-    let reply = Reply::Push(parts.iter().map(Reply::bulk).collect());
     let mut out = BytesMut::with_capacity(16 + parts.iter().map(|p| p.len() + 16).sum::<usize>());
-    encode(&reply, protocol, &mut out);
+    out.put_u8(if protocol == Protocol::Resp3 { b'>' } else { b'*' });
+    out.put_slice(itoa::Buffer::new().format(parts.len()).as_bytes());
+    out.put_slice(b"\r\n");
+    for part in parts {
+        out.put_u8(b'$');
+        out.put_slice(itoa::Buffer::new().format(part.len()).as_bytes());
+        out.put_slice(b"\r\n");
+        out.put_slice(part);
+        out.put_slice(b"\r\n");
+    }
     out.freeze()
 }
 
@@ -291,6 +302,7 @@ impl Hub {
 mod tests {
     use super::*;
     use crate::client::ClientRegistry;
+    use crate::resp::{encode, Reply};
 
     fn client(registry: &ClientRegistry) -> Arc<ClientHandle> {
         let addr = "127.0.0.1:1".parse().unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 1)));
@@ -360,6 +372,16 @@ mod tests {
         c.outbox.set_format(Format::Resp2);
         c.outbox.set_resp3(true);
         assert_eq!(c.outbox.format(), Format::Resp3);
+    }
+
+    #[test]
+    fn encode_push_writes_what_the_reply_encoder_writes() {
+        let parts: [&[u8]; 4] = [b"pmessage", b"n*", b"news", b""];
+        for protocol in [Protocol::Resp2, Protocol::Resp3] {
+            let mut expected = BytesMut::new();
+            encode(&Reply::Push(parts.iter().map(Reply::bulk).collect()), protocol, &mut expected);
+            assert_eq!(encode_push(&parts, protocol), expected.freeze());
+        }
     }
 
     #[test]

@@ -202,6 +202,10 @@ impl RequestParser {
 
 /// Reads a `*<n>\r\n` or `$<n>\r\n` line. `None` until the whole line is buffered.
 fn read_length_line(buf: &mut BytesMut, too_big: ProtocolError) -> Result<Option<i64>, ProtocolError> {
+    if let Some((value, line_len)) = short_length_line(buf) {
+        buf.advance(line_len);
+        return Ok(Some(value));
+    }
     let Some(cr) = memchr(b'\r', buf) else {
         if buf.len() > INLINE_MAX_SIZE {
             return Err(too_big);
@@ -223,6 +227,27 @@ fn read_length_line(buf: &mut BytesMut, too_big: ProtocolError) -> Result<Option
     let value = parse_i64_strict(digits).ok_or(invalid)?;
     buf.advance(cr + 2);
     Ok(Some(value))
+}
+
+/// The common case of [`read_length_line`], in one pass: after the type byte, 1 to 18 digits
+/// without a leading zero, then `\r\n`, all buffered. Returns the value and the line's length;
+/// `None` sends every other case (signs, long or partial lines, errors) down the general path,
+/// which would accept the same lines with the same values.
+#[inline]
+fn short_length_line(buf: &[u8]) -> Option<(i64, usize)> {
+    let mut value: i64 = 0;
+    for (index, &byte) in buf.iter().enumerate().skip(1).take(19) {
+        // At most 18 digits, so the value cannot overflow.
+        if byte.is_ascii_digit() && index <= 18 {
+            value = value * 10 + i64::from(byte - b'0');
+            continue;
+        }
+        let digits = index - 1;
+        let leading_zero = digits > 1 && buf.get(1) == Some(&b'0');
+        let valid = byte == b'\r' && buf.get(index + 1) == Some(&b'\n') && (1..=18).contains(&digits) && !leading_zero;
+        return valid.then_some((value, index + 2));
+    }
+    None
 }
 
 /// Parses a decimal integer the way Redis's `string2ll` does: no spaces, no `+`, no leading
@@ -365,6 +390,17 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
+
+    #[test]
+    fn short_length_lines_agree_with_the_general_parser() {
+        assert_eq!(short_length_line(b"$0\r\n"), Some((0, 4)));
+        assert_eq!(short_length_line(b"*3\r\n$3"), Some((3, 4)));
+        assert_eq!(short_length_line(b"$123456789012345678\r\n"), Some((123_456_789_012_345_678, 21)));
+        // Everything else takes the general path.
+        for line in [&b"$1234567890123456789\r\n"[..], b"$01\r\n", b"*-1\r\n", b"$1x\r\n", b"$\r\n", b"$12\r", b"$12"] {
+            assert_eq!(short_length_line(line), None, "{line:?}");
+        }
+    }
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ProtocolError> {
         let mut parser = RequestParser::new(ParserLimits::default());
