@@ -411,6 +411,10 @@ impl Connection {
 
 /// Runs one request for `client` with the keyspace locked. `None` when no reply is due.
 pub fn run_command(shared: &Shared, keyspace: &mut Keyspace, client: &mut ClientState, args: &[Bytes]) -> Option<Reply> {
+    // Commands record keyspace events only while the flags publish something. Read here, with
+    // the keyspace locked, so every path that runs commands (connections, the gateway) sees a
+    // change however it was made; CONFIG SET also updates it for the rest of an EXEC.
+    keyspace.set_notifications(shared.config.read().notify_keyspace_events.enabled());
     let mut ctx = Ctx { keyspace, client, shared };
     let reply = cmd::dispatch(&mut ctx, args);
     // Serve clients blocked on keys this command made ready (after EXEC: after all of it).
