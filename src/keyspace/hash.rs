@@ -104,6 +104,8 @@ impl Packed {
 
     /// Appends an entry.
     pub fn push(&mut self, bytes: &[u8]) {
+        // Exact growth, as a listpack reallocates (see the sorted set's packed form).
+        self.data.reserve_exact(bytes.len() + 2);
         write_varint(&mut self.data, bytes.len());
         self.data.extend_from_slice(bytes);
         self.count += 1;

@@ -284,11 +284,31 @@ impl SkipList {
         rank
     }
 
-    /// The 0-based rank of `(score, member)`, if present.
+    /// The 0-based rank of `(score, member)`, if present: one walk that stops on the node
+    /// itself (Redis's `zslGetRank`).
     pub fn rank(&self, score: f64, member: &[u8]) -> Option<usize> {
-        let rank = self.count_before(|s, m| s < score || (s == score && m < member));
-        let (s, m) = self.get(rank)?;
-        (s == score && m.as_ref() == member).then_some(rank)
+        let mut x = HEAD;
+        let mut rank = 0;
+        for i in (0..self.level).rev() {
+            loop {
+                let next = self.forward(x, i);
+                match self.node(next) {
+                    Some(n) if n.score < score || (n.score == score && n.member.as_ref() <= member) => {
+                        rank += self.span(x, i);
+                        x = next;
+                    }
+                    _ => break,
+                }
+            }
+            if x != HEAD {
+                if let Some(n) = self.node(x) {
+                    if n.score == score && n.member.as_ref() == member {
+                        return Some(rank - 1);
+                    }
+                }
+            }
+        }
+        None
     }
 
     fn node_at(&self, rank: usize) -> usize {
@@ -441,6 +461,9 @@ impl Packed {
         entry.extend_from_slice(&score.to_le_bytes());
         write_varint(&mut entry, member.len());
         entry.extend_from_slice(member);
+        // Grow by exactly one entry, as a listpack reallocates: small sets are many, and a
+        // doubling buffer would waste up to half of each.
+        self.data.reserve_exact(entry.len());
         self.data.splice(at..at, entry);
         self.count += 1;
     }
