@@ -153,7 +153,7 @@ fn function_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         2 => {}
         3 if args::is(&args[2], "sync") || args::is(&args[2], "async") => {}
         3 => return Reply::error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
-        _ => return subcommand_syntax_error("flush"),
+        _ => return subcommand_syntax_error(&args[1]),
     }
     ctx.shared.scripting.functions.lock().flush();
     Reply::ok()
@@ -176,7 +176,7 @@ fn function_restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         4 if args::is(&args[3], "append") => RestorePolicy::Append,
         4 if args::is(&args[3], "replace") => RestorePolicy::Replace,
         4 => return Reply::error("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."),
-        _ => return subcommand_syntax_error("restore"),
+        _ => return subcommand_syntax_error(&args[1]),
     };
     match ctx.shared.scripting.functions.lock().restore(&args[2], policy) {
         Ok(()) => Reply::ok(),
@@ -257,8 +257,9 @@ fn function_help(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     )
 }
 
-/// Redis's `addReplySubcommandSyntaxError` for FUNCTION.
-fn subcommand_syntax_error(sub: &str) -> Reply {
+/// Redis's `addReplySubcommandSyntaxError` for FUNCTION (the subcommand as the client typed it).
+fn subcommand_syntax_error(sub: &[u8]) -> Reply {
+    let sub = String::from_utf8_lossy(sub);
     Reply::error(format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try FUNCTION HELP."))
 }
 
