@@ -10,6 +10,7 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod function;
 pub mod geo;
 pub mod hash;
 pub mod info;
@@ -211,6 +212,7 @@ fn all_tables() -> impl Iterator<Item = &'static CommandSpec> {
         command::COMMANDS,
         config::COMMANDS,
         connection::COMMANDS,
+        function::COMMANDS,
         geo::COMMANDS,
         hash::COMMANDS,
         info::COMMANDS,

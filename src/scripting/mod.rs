@@ -20,6 +20,7 @@ pub mod api;
 pub mod busy;
 pub mod convert;
 pub mod engine;
+pub mod functions;
 pub mod sandbox;
 pub mod shebang;
 pub mod lib;
@@ -33,13 +34,20 @@ pub struct Scripting {
     pub engine: Mutex<engine::Engine>,
     /// Whether a script is running, since when, and SCRIPT KILL's request; read without locks.
     pub busy: busy::Busy,
+    /// The FUNCTION libraries and their own interpreter (src/scripting/functions.rs). Locked
+    /// (after the keyspace) while a function runs or the libraries are read or changed.
+    pub functions: Mutex<functions::Functions>,
 }
 
 impl Scripting {
     /// A fresh interpreter with an empty cache.
     pub fn new() -> Scripting {
         let busy = busy::Busy::default();
-        Scripting { engine: Mutex::new(engine::Engine::new(busy.kill_flag())), busy }
+        Scripting {
+            engine: Mutex::new(engine::Engine::new(busy.kill_flag())),
+            functions: Mutex::new(functions::Functions::new(busy.kill_flag())),
+            busy,
+        }
     }
 }
 
