@@ -724,7 +724,7 @@ pub fn parse_payload(payload: &[u8]) -> Result<Vec<Bytes>, String> {
     const BAD: &str = "ERR DUMP payload version or checksum are wrong";
     let Some(body_len) = payload.len().checked_sub(10) else { return Err(BAD.into()) };
     let (body, footer) = payload.split_at(body_len);
-    let version = footer.get(..2).map_or(u16::MAX, |v| u16::from_le_bytes([v[0], v[1]]));
+    let version = footer.get(..2).and_then(|v| v.try_into().ok()).map_or(u16::MAX, u16::from_le_bytes);
     let crc = footer.get(2..).and_then(|c| c.try_into().ok()).map_or(0, u64::from_le_bytes);
     if version > RDB_VERSION || crc64(payload.get(..body_len + 2).unwrap_or_default()) != crc {
         return Err(BAD.into());
@@ -744,6 +744,7 @@ pub fn parse_payload(payload: &[u8]) -> Result<Vec<Bytes>, String> {
 }
 
 /// Redis's CRC-64 (Jones polynomial, reflected input and output, initial value 0).
+#[allow(clippy::indexing_slicing)] // the table has 256 entries and every index is masked to 0..=255
 pub fn crc64(bytes: &[u8]) -> u64 {
     const POLY: u64 = 0x95ac_9329_ac4b_c9b5;
     const TABLE: [u64; 256] = {
