@@ -3,8 +3,9 @@
 //! # Method
 //! An estimate is the sum of what the key's structures allocate, computed from their shapes
 //! rather than measured (Rust's allocator cannot be asked the size of one value's blocks):
-//! - every heap block is counted as glibc's `malloc` hands it out: the request plus an 8-byte
-//!   header, rounded up to 16 bytes, at least 32 ([`heap_block`]);
+//! - every heap block is counted as the binary's allocator (mimalloc) hands it out: no header,
+//!   rounded up to its size class: a multiple of 8 up to 64 bytes, then classes an eighth of a
+//!   power of two apart ([`heap_block`]);
 //! - vectors and byte buffers count their capacity, not their length; a `HashMap` counts its
 //!   buckets and control bytes at its capacity ([`hashmap_bytes`]); a `BTreeMap` counts its
 //!   entries at the average fill of a B-tree node ([`btree_bytes`]);
@@ -23,12 +24,13 @@ use bytes::Bytes;
 /// The bookkeeping block the `bytes` crate allocates when a buffer gets a second owner.
 pub const SHARED_BYTES_HEADER: usize = 24;
 
-/// The bytes glibc's `malloc` really takes for a request of `n` bytes (0 for no allocation).
+/// The bytes mimalloc really takes for a request of `n` bytes (0 for no allocation).
 pub fn heap_block(n: usize) -> usize {
-    if n == 0 {
-        0
+    if n <= 64 {
+        n.div_ceil(8) * 8
     } else {
-        ((n + 8 + 15) & !15).max(32)
+        let step = (n.next_power_of_two() / 8).max(8);
+        n.div_ceil(step) * step
     }
 }
 
@@ -88,11 +90,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn heap_blocks_round_like_glibc_malloc() {
+    fn heap_blocks_round_to_mimalloc_size_classes() {
         assert_eq!(heap_block(0), 0);
-        assert_eq!(heap_block(1), 32);
-        assert_eq!(heap_block(24), 32);
-        assert_eq!(heap_block(25), 48);
+        assert_eq!(heap_block(1), 8);
+        assert_eq!(heap_block(24), 24);
+        assert_eq!(heap_block(65), 80);
         assert_eq!(heap_block(100), 112);
+        assert_eq!(heap_block(1000), 1024);
     }
 }
