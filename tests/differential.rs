@@ -43,7 +43,7 @@ macro_rules! differential_scripts {
     };
 }
 
-differential_scripts!(connection, geo, hashes, keys, lists, protocol, pubsub, scripting_functions, scripting_libs, server, sets, sort, streams, strings, transactions, zsets);
+differential_scripts!(connection, geo, hashes, keys, lists, protocol, pubsub, scripting, scripting_functions, scripting_libs, server, sets, sort, streams, strings, transactions, zsets);
 
 /// Runs every script in `tests/differential/` that has no test of its own above, so a new
 /// script is never silently skipped.

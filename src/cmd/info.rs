@@ -96,7 +96,7 @@ fn section_fields(ctx: &Ctx<'_>, section: &str) -> Fields {
     match section {
         "server" => server(ctx, &mut fields),
         "clients" => clients(ctx, &mut fields),
-        "memory" => memory(&mut fields),
+        "memory" => memory(ctx, &mut fields),
         "persistence" => persistence(ctx, &mut fields),
         "stats" => stats(ctx, &mut fields),
         "replication" => replication(ctx, &mut fields),
@@ -217,7 +217,7 @@ fn resident_bytes() -> u64 {
         .map_or(0, |pages| pages * PAGE_SIZE)
 }
 
-fn memory(fields: &mut Fields) {
+fn memory(ctx: &Ctx<'_>, fields: &mut Fields) {
     let used = resident_bytes();
     let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
     let total_system = std::fs::read_to_string("/proc/meminfo")
@@ -238,6 +238,9 @@ fn memory(fields: &mut Fields) {
     push(fields, "used_memory_peak_perc", format!("{percent:.2}%"));
     push(fields, "total_system_memory", total_system);
     push(fields, "total_system_memory_human", bytes_to_human(total_system));
+    for (name, value) in crate::scripting::memory_info(ctx.shared) {
+        push(fields, name, value);
+    }
     push(fields, "maxmemory", 0);
     push(fields, "maxmemory_human", "0B");
     push(fields, "maxmemory_policy", "noeviction");

@@ -25,6 +25,9 @@ pub const BUSY_FUNCTION_ERROR: &str =
 /// The error SCRIPT KILL gets for a script that already wrote.
 pub const UNKILLABLE_ERROR: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
 
+/// The kill flag's value for SHUTDOWN NOSAVE (beyond the [`Kind`] values).
+pub const SHUTDOWN_KILL: u8 = 3;
+
 /// What kind of script runs: SCRIPT KILL stops EVAL scripts, FUNCTION KILL functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -119,6 +122,13 @@ impl Busy {
         }
     }
 
+    /// Stops the running script whatever it did (SHUTDOWN NOSAVE).
+    pub fn force_kill(&self) {
+        if self.running_for().is_some() {
+            self.kill.store(SHUTDOWN_KILL, Ordering::SeqCst);
+        }
+    }
+
     /// SCRIPT KILL (`kind` Eval) or FUNCTION KILL (`kind` Function) against the running script.
     /// Errors: `NOTBUSY No scripts in execution right now.`, `UNKILLABLE ...`, and
     /// `BUSY`/`NOTBUSY` when the other kind runs (as Redis words them).
@@ -191,6 +201,9 @@ pub fn busy_reply(shared: &Shared, client: &mut crate::client::ClientState, args
         return shared.scripting.busy.request_kill(Kind::Function);
     }
     if word(0, "shutdown") && (2..=3).contains(&args.len()) && args.iter().skip(1).any(|a| a.eq_ignore_ascii_case(b"nosave")) {
+        // Redis exits on the spot; here the script is stopped (written or not) and the
+        // server shuts down once its connection sees the request.
+        shared.scripting.busy.force_kill();
         client.shutdown_requested = true;
         return Reply::ok();
     }

@@ -33,6 +33,18 @@ fn load_libraries(lua: &Lua) -> mlua::Result<()> {
     super::lib::register_all(lua)
 }
 
+/// A script past [`HOOK_EVERY`] instructions may run for long: hand this runtime worker's
+/// queued tasks to another thread (`block_in_place`), or a connection task parked in this
+/// worker's local slot could never run to answer -BUSY or SCRIPT KILL. Once handed off, later
+/// calls cost nothing. Not possible (and not needed) outside a multi-threaded runtime.
+fn hand_off_runtime_worker() {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            tokio::task::block_in_place(|| ());
+        }
+    }
+}
+
 /// How a script is run.
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
@@ -82,7 +94,11 @@ impl Interpreter {
             match kill.load(Ordering::SeqCst) {
                 1 => Err(api::raise("ERR Script killed by user with SCRIPT KILL...")),
                 2 => Err(api::raise("ERR Script killed by user with FUNCTION KILL...")),
-                _ => Ok(VmState::Continue),
+                super::busy::SHUTDOWN_KILL => Err(api::raise("ERR Script killed by SHUTDOWN NOSAVE")),
+                _ => {
+                    hand_off_runtime_worker();
+                    Ok(VmState::Continue)
+                }
             }
         })?;
         Ok(Interpreter { lua, globals, env, redis, runner, handler })

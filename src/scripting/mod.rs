@@ -51,6 +51,48 @@ impl Scripting {
     }
 }
 
+/// The scripting fields of `INFO memory`, in Redis 7.4's order. The FUNCTION fields
+/// (`number_of_functions`, `number_of_libraries`, `used_memory_vm_functions`,
+/// `used_memory_functions`) are 0 until functions report theirs here.
+pub fn memory_info(shared: &crate::server::Shared) -> Vec<(&'static str, String)> {
+    let (vm_eval, scripts_eval, cached) = {
+        let engine = shared.scripting.engine.lock();
+        (engine.used_memory(), engine.scripts_memory(), engine.len())
+    };
+    let (functions, libraries, vm_functions, functions_memory) = (0usize, 0usize, 0usize, 0usize);
+    let vm_total = vm_eval + vm_functions;
+    let scripts = scripts_eval + functions_memory;
+    vec![
+        ("used_memory_lua", vm_eval.to_string()),
+        ("used_memory_vm_eval", vm_eval.to_string()),
+        ("used_memory_lua_human", human(vm_eval)),
+        ("used_memory_scripts_eval", scripts_eval.to_string()),
+        ("number_of_cached_scripts", cached.to_string()),
+        ("number_of_functions", functions.to_string()),
+        ("number_of_libraries", libraries.to_string()),
+        ("used_memory_vm_functions", vm_functions.to_string()),
+        ("used_memory_vm_total", vm_total.to_string()),
+        ("used_memory_vm_total_human", human(vm_total)),
+        ("used_memory_functions", functions_memory.to_string()),
+        ("used_memory_scripts", scripts.to_string()),
+        ("used_memory_scripts_human", human(scripts)),
+    ]
+}
+
+/// Redis's `bytesToHuman`: `123B`, `54.00K`, `1.50M`, ...
+fn human(bytes: usize) -> String {
+    let n = bytes as f64;
+    if n < 1024.0 {
+        format!("{bytes}B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.2}K", n / 1024.0)
+    } else if n < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}M", n / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}G", n / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
 impl Default for Scripting {
     fn default() -> Self {
         Scripting::new()

@@ -1,0 +1,94 @@
+//! The script time limit: -BUSY for other clients past busy-reply-threshold, SCRIPT KILL,
+//! UNKILLABLE after a write; and that a script is atomic and wakes blocked clients after it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+const BUSY: &[u8] = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+
+fn sha(body: &str) -> String {
+    sha1_smol::Sha1::from(body).digest().to_string()
+}
+
+/// Sends GET until the reply is -BUSY (each GET waits for the keyspace until the script passes
+/// the threshold, then answers); bounded so a broken server fails instead of hanging.
+async fn wait_for_busy(other: &mut common::RawClient) {
+    for _ in 0..1000 {
+        if other.call(&[b"GET", b"x"]).await == BUSY {
+            return;
+        }
+    }
+    panic!("never saw -BUSY");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn script_kill_stops_a_busy_script_that_has_not_written() {
+    let server = common::start().await;
+    let mut admin = server.raw().await;
+    assert_eq!(admin.call(&[b"CONFIG", b"SET", b"lua-time-limit", b"50"]).await, b"+OK\r\n");
+    assert_eq!(admin.call(&[b"CONFIG", b"GET", b"busy-reply-threshold"]).await, b"*2\r\n$20\r\nbusy-reply-threshold\r\n$2\r\n50\r\n");
+    let body = "local i = 0 while true do i = i + 1 end";
+    let mut runner = server.raw().await;
+    runner.send_command(&[b"EVAL", body.as_bytes(), b"0"]).await;
+    let mut other = server.raw().await;
+    wait_for_busy(&mut other).await;
+    assert_eq!(other.call(&[b"SCRIPT", b"KILL"]).await, b"+OK\r\n");
+    let killed = format!("-ERR Script killed by user with SCRIPT KILL... script: {}, on @user_script:1.\r\n", sha(body));
+    assert_eq!(String::from_utf8_lossy(&runner.read_reply().await.unwrap()), killed);
+    assert_eq!(other.call(&[b"PING"]).await, b"+PONG\r\n");
+    assert_eq!(other.call(&[b"SCRIPT", b"KILL"]).await, b"-NOTBUSY No scripts in execution right now.\r\n");
+    assert_eq!(runner.call(&[b"EVAL", b"return 1", b"0"]).await, b":1\r\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_scripts_writes_are_atomic_to_a_concurrent_client() {
+    let server = common::start().await;
+    let mut reader = server.raw().await;
+    let mut writer = server.raw().await;
+    let body = "for i = 1, 2000 do redis.call('incr', 'c') end return redis.call('get', 'c')";
+    let script = tokio::spawn(async move {
+        let mut replies = Vec::new();
+        for _ in 0..5 {
+            replies.push(writer.call(&[b"EVAL", body.as_bytes(), b"0"]).await);
+        }
+        replies
+    });
+    let mut seen = Vec::new();
+    while !script.is_finished() {
+        seen.push(reader.call(&[b"GET", b"c"]).await);
+    }
+    let replies = script.await.unwrap();
+    assert_eq!(replies.last().unwrap(), b"$5\r\n10000\r\n");
+    let allowed: Vec<Vec<u8>> = std::iter::once(b"$-1\r\n".to_vec())
+        .chain((0..=5).map(|n| format!("${}\r\n{}\r\n", (n * 2000).to_string().len(), n * 2000).into_bytes()))
+        .collect();
+    for reply in &seen {
+        assert!(allowed.contains(reply), "saw a script half done: {}", String::from_utf8_lossy(reply));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn brpop_is_woken_after_a_script_pushes() {
+    let server = common::start().await;
+    let mut blocked = server.raw().await;
+    blocked.send_command(&[b"BRPOP", b"jobs", b"0"]).await;
+    let mut admin = server.raw().await;
+    for _ in 0..1000 {
+        if admin.call(&[b"CLIENT", b"LIST"]).await.windows(10).any(|w| w == b"cmd=brpop ") {
+            break;
+        }
+    }
+    let mut pusher = server.raw().await;
+    let body = "redis.call('lpush', KEYS[1], 'a') redis.call('lpush', KEYS[1], 'b') return redis.call('llen', KEYS[1])";
+    assert_eq!(pusher.call(&[b"EVAL", body.as_bytes(), b"1", b"jobs"]).await, b":2\r\n");
+    assert_eq!(blocked.read_reply().await.unwrap(), b"*2\r\n$4\r\njobs\r\n$1\r\na\r\n");
+    assert_eq!(pusher.call(&[b"LRANGE", b"jobs", b"0", b"-1"]).await, b"*1\r\n$1\r\nb\r\n");
+}
+
+#[tokio::test]
+async fn blocking_commands_answer_at_once_inside_a_script() {
+    let server = common::start().await;
+    let mut raw = server.raw().await;
+    assert_eq!(raw.call(&[b"EVAL", b"return redis.call('blpop', 'empty', 0)", b"0"]).await, b"$-1\r\n");
+    assert_eq!(raw.call(&[b"PING"]).await, b"+PONG\r\n");
+}
