@@ -1,7 +1,9 @@
 //! Tiering of durable streams against real segment files (through the storage trait): a
 //! stream larger than its memory budget serves old history from its segments, across a
 //! restart, and deletions, trims and claims over evicted entries stay correct.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
 
 use bytes::Bytes;
 use herald::keyspace::stream::{AddId, ColdTier, Stream, StreamEntry, StreamId, Trim, TrimStrategy};
@@ -175,4 +177,164 @@ fn a_failing_read_of_old_history_is_reported_not_served_as_missing() {
     // Newer history, and everything that needs no load, is still served.
     assert_eq!(d.stream.try_range(StreamId::new(10_500, 0), StreamId::MAX, None, false).unwrap().len(), 501);
     assert_eq!(d.stream.len(), 10_000);
+}
+
+// ---------------------------------------------------------------------------------------
+// The same through a real server: durable-streams on, a tiny stream-memory-budget.
+// ---------------------------------------------------------------------------------------
+
+fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("herald-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn start_durable(dir: &Path) -> common::TestServer {
+    let dir = dir.to_string_lossy().into_owned();
+    common::start_with(move |c| {
+        c.dir = dir;
+        c.durable_streams = herald::persist::DurablePolicy::All;
+        c.stream_fsync = herald::persist::FsyncPolicy::Everysec;
+        c.stream_segment_size = 64 * 1024;
+        c.tiering.set_memory_budget(4096);
+    })
+    .await
+}
+
+fn stop(server: common::TestServer) {
+    herald::persist::stop(&server.shared.keyspace);
+    server.shared.request_shutdown();
+}
+
+fn cold_runs(server: &common::TestServer, key: &[u8]) -> usize {
+    let mut ks = server.shared.keyspace.lock();
+    let now = ks.now_ms();
+    match ks.db(0).get_value(key, now) {
+        Some(herald::keyspace::Value::Stream(s)) => s.cold_runs(),
+        _ => 0,
+    }
+}
+
+type Entries = Vec<(String, Vec<(String, String)>)>;
+
+/// The whole stream, oldest first (or newest first), read in pages so that no single reply
+/// (which may load several cold runs in a debug build) runs into the client's timeout.
+async fn xrange_all(c: &mut redis::aio::MultiplexedConnection, key: &str, rev: bool) -> Entries {
+    let mut out: Entries = Vec::new();
+    let mut bound = if rev { "+".to_string() } else { "-".to_string() };
+    loop {
+        let page: Entries = if rev {
+            cmd(c, &["XREVRANGE", key, &bound, "-", "COUNT", "300"]).await
+        } else {
+            cmd(c, &["XRANGE", key, &bound, "+", "COUNT", "300"]).await
+        };
+        let Some(last) = page.last() else { return out };
+        bound = format!("({}", last.0);
+        out.extend(page);
+    }
+}
+
+async fn cmd<T: redis::FromRedisValue>(c: &mut redis::aio::MultiplexedConnection, args: &[&str]) -> T {
+    let mut command = redis::cmd(args[0]);
+    for a in &args[1..] {
+        command.arg(*a);
+    }
+    command.query_async(c).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_durable_server_serves_history_beyond_its_memory_budget_before_and_after_a_restart() {
+    let dir = temp_dir("tiering");
+    let server = start_durable(&dir).await;
+    let mut c = server.client().await;
+    let mut added: Entries = Vec::new();
+    for batch in 0..20 {
+        let mut pipe = redis::pipe();
+        for i in 0..500 {
+            let n = batch * 500 + i + 1;
+            pipe.cmd("XADD").arg("s").arg(format!("{n}-1")).arg("n").arg(n.to_string()).arg("pad").arg("p".repeat(n % 13));
+            added.push((format!("{n}-1"), vec![("n".into(), n.to_string()), ("pad".into(), "p".repeat(n % 13))]));
+        }
+        let _: Vec<String> = pipe.query_async(&mut c).await.unwrap();
+    }
+    // The writer hands entries to the OS asynchronously; more appends let the stream evict
+    // what it has written since.
+    let mut polls = 0;
+    while cold_runs(&server, b"s") == 0 && polls < 1000 {
+        let id: String = cmd(&mut c, &["XADD", "s", "*", "late", "1"]).await;
+        added.push((id, vec![("late".into(), "1".into())]));
+        polls += 1;
+    }
+    assert!(cold_runs(&server, b"s") > 0, "old history was evicted");
+    let expected = added.clone();
+    assert_eq!(xrange_all(&mut c, "s", false).await, expected);
+    let mut newest_first = expected.clone();
+    newest_first.reverse();
+    assert_eq!(xrange_all(&mut c, "s", true).await, newest_first);
+    // XREAD from an old ID reads from disk too.
+    let from_old: Vec<(String, Entries)> = redis::cmd("XREAD").arg("COUNT").arg(3).arg("STREAMS").arg("s").arg("0-0").query_async(&mut c).await.unwrap();
+    assert_eq!(from_old[0].1, expected[..3].to_vec());
+    stop(server);
+
+    let server = start_durable(&dir).await;
+    let mut c = server.client().await;
+    assert!(cold_runs(&server, b"s") > 0, "a recovered stream is tiered too");
+    assert_eq!(xrange_all(&mut c, "s", false).await, expected);
+    stop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn claims_and_deletions_of_evicted_entries_work_through_commands_and_survive_a_restart() {
+    let dir = temp_dir("tiering-claim");
+    let server = start_durable(&dir).await;
+    let mut c = server.client().await;
+    let _: () = redis::cmd("XGROUP").arg("CREATE").arg("s").arg("g").arg("0").arg("MKSTREAM").query_async(&mut c).await.unwrap();
+    for batch in 0..40 {
+        let mut pipe = redis::pipe();
+        for i in 0..250 {
+            let n = batch * 250 + i + 1;
+            pipe.cmd("XADD").arg("s").arg(format!("{n}-0")).arg("v").arg(n.to_string());
+        }
+        let _: Vec<String> = pipe.query_async(&mut c).await.unwrap();
+    }
+    // alice takes the first 3 entries and never acknowledges them.
+    let _: redis::Value = redis::cmd("XREADGROUP").arg("GROUP").arg("g").arg("alice").arg("COUNT").arg(3).arg("STREAMS").arg("s").arg(">").query_async(&mut c).await.unwrap();
+    let mut polls = 0;
+    while cold_runs(&server, b"s") == 0 && polls < 1000 {
+        let _: String = cmd(&mut c, &["XADD", "s", "*", "f", "v"]).await;
+        polls += 1;
+    }
+    assert!(cold_runs(&server, b"s") > 0);
+    let deleted: u64 = cmd(&mut c, &["XDEL", "s", "2-0"]).await;
+    assert_eq!(deleted, 1);
+    // XREADGROUP with an explicit ID re-reads alice's PEL from disk: 2-0 is a deleted body.
+    let history: redis::Value = redis::cmd("XREADGROUP").arg("GROUP").arg("g").arg("alice").arg("STREAMS").arg("s").arg("0").query_async(&mut c).await.unwrap();
+    let text = format!("{history:?}");
+    assert!(text.contains("\"1\"") || text.contains("bulk-string('\"1\"')") || text.contains("1-0"), "{text}");
+    // bob claims them: 1-0 and 3-0 with their fields, 2-0 dropped as deleted.
+    let claimed: redis::Value = redis::cmd("XAUTOCLAIM").arg("s").arg("g").arg("bob").arg(0).arg("0").query_async(&mut c).await.unwrap();
+    let redis::Value::Array(parts) = claimed else { panic!("{claimed:?}") };
+    let entries: Entries = redis::from_redis_value(parts[1].clone()).unwrap();
+    assert_eq!(entries, vec![("1-0".to_string(), vec![("v".to_string(), "1".to_string())]), ("3-0".to_string(), vec![("v".to_string(), "3".to_string())])]);
+    let dropped: Vec<String> = redis::from_redis_value(parts[2].clone()).unwrap();
+    assert_eq!(dropped, vec!["2-0".to_string()]);
+    let trimmed: u64 = redis::cmd("XTRIM").arg("s").arg("MINID").arg("500").query_async(&mut c).await.unwrap();
+    assert_eq!(trimmed, 498);
+    let first: Entries = redis::cmd("XRANGE").arg("s").arg("-").arg("+").arg("COUNT").arg(1).query_async(&mut c).await.unwrap();
+    assert_eq!(first[0].0, "500-0");
+    let len: u64 = cmd(&mut c, &["XLEN", "s"]).await;
+    stop(server);
+
+    let server = start_durable(&dir).await;
+    let mut c = server.client().await;
+    let len_after: u64 = cmd(&mut c, &["XLEN", "s"]).await;
+    assert_eq!(len_after, len);
+    let first: Entries = redis::cmd("XRANGE").arg("s").arg("-").arg("+").arg("COUNT").arg(2).query_async(&mut c).await.unwrap();
+    assert_eq!(first.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(), vec!["500-0", "501-0"]);
+    let pending: redis::Value = redis::cmd("XPENDING").arg("s").arg("g").arg("-").arg("+").arg(10).query_async(&mut c).await.unwrap();
+    assert!(format!("{pending:?}").contains("bob"), "{pending:?}");
+    stop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

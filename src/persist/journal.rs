@@ -8,9 +8,13 @@ use super::hooks;
 use super::recovery::{RecoveredStream, RecoveryReport};
 use super::writer::{Op, WriterShared};
 use super::DurablePolicy;
-use crate::keyspace::stream::{Stream, StreamId};
+use super::io::Storage;
+use super::segment::stream_dir;
+use super::tier::{SegmentColdStore, TierSettings};
+use crate::keyspace::stream::{ColdTier, Stream, StreamId};
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -22,6 +26,19 @@ struct Durable {
     active_bytes: u64,
     /// Sealed segments, oldest first: index and the last entry ID added in each.
     sealed: VecDeque<(u64, Option<StreamId>)>,
+    /// The cold store serving the stream's evicted history (tiering), once attached.
+    cold: Option<Arc<SegmentColdStore>>,
+}
+
+/// What the journal needs to give durable streams a cold tier (see [`super::tier`]).
+#[derive(Debug, Clone)]
+pub struct Tiering {
+    /// The storage the segments are on.
+    pub storage: Arc<dyn Storage>,
+    /// The data directory.
+    pub root: PathBuf,
+    /// The shared settings (memory budget).
+    pub settings: Arc<TierSettings>,
 }
 
 /// Which streams are durable and the queue to their files.
@@ -37,17 +54,19 @@ pub struct Journal {
     pub(super) seq: u64,
     /// What the last recovery found.
     pub(super) last_recovery: RecoveryReport,
+    /// Where durable streams' cold stores read from; `None`: every stream stays resident.
+    pub(super) tiering: Option<Tiering>,
 }
 
 impl Journal {
     pub(super) fn new(writer: Arc<WriterShared>, thread: JoinHandle<()>, policy: DurablePolicy, segment_size: u64, report: RecoveryReport) -> Journal {
         let next_handle = report.max_handle + 1;
-        Journal { writer, thread: Some(thread), policy, segment_size, streams: Vec::new(), next_handle, seq: 0, last_recovery: report }
+        Journal { writer, thread: Some(thread), policy, segment_size, streams: Vec::new(), next_handle, seq: 0, last_recovery: report, tiering: None }
     }
 
     /// Registers a recovered stream (its files are already there).
     pub(super) fn adopt(&mut self, db: usize, rec: &RecoveredStream) {
-        let durable = Durable { handle: rec.handle, active_index: rec.active.0.index, active_bytes: rec.active.1, sealed: rec.sealed.iter().copied().collect() };
+        let durable = Durable { handle: rec.handle, active_index: rec.active.0.index, active_bytes: rec.active.1, sealed: rec.sealed.iter().copied().collect(), cold: None };
         self.slot(db).insert(rec.key.clone(), durable);
     }
 
@@ -62,6 +81,11 @@ impl Journal {
     /// Whether `key` in `db` is a durable stream.
     pub fn is_durable(&self, db: usize, key: &[u8]) -> bool {
         self.streams.get(db).is_some_and(|m| m.contains_key(key))
+    }
+
+    /// The keys of `db`'s durable streams.
+    pub fn durable_keys(&self, db: usize) -> Vec<Bytes> {
+        self.streams.get(db).map(|m| m.keys().cloned().collect()).unwrap_or_default()
     }
 
     /// How many streams are durable.
@@ -94,6 +118,7 @@ impl Journal {
             }
         }
         let handle = d.handle;
+        let cold = d.cold.clone();
         d.active_bytes += bytes.len() as u64;
         let mut ops = vec![Op::Append { handle, bytes }];
         if let Some(min_kept) = min_kept {
@@ -122,6 +147,32 @@ impl Journal {
             ops.push(Op::Append { handle, bytes: snapshot });
         }
         self.queue(ops);
+        if let Some(cold) = cold {
+            cold.note_queued(self.seq, stream.last_id());
+        }
+    }
+
+    /// The cold tier to attach to durable stream `key` (created on first use), or `None` if
+    /// tiering is off or the stream is not durable. `last` is the stream's last ID: already in
+    /// the files if `recovered`, else just queued with the last operation.
+    pub fn cold_tier(&mut self, db: usize, key: &[u8], last: StreamId, recovered: bool) -> Option<ColdTier> {
+        let tiering = self.tiering.clone()?;
+        let seq = self.seq;
+        let writer = self.writer.clone();
+        let d = self.streams.get_mut(db).and_then(|m| m.get_mut(key))?;
+        let store = d
+            .cold
+            .get_or_insert_with(|| {
+                let progress: super::tier::WrittenSeq = Arc::new(move || writer.progress().written);
+                Arc::new(SegmentColdStore::new(tiering.storage.clone(), stream_dir(&tiering.root, d.handle), tiering.settings.clone(), progress))
+            })
+            .clone();
+        if recovered {
+            store.note_written(last);
+        } else {
+            store.note_queued(seq, last);
+        }
+        Some(ColdTier { store, key: Bytes::copy_from_slice(key) })
     }
 
     /// Makes `key` durable: a new folder whose first segment holds the whole stream.
@@ -134,7 +185,7 @@ impl Journal {
             record.encode_into(&mut bytes);
         }
         let header_len = encode_header(&SegmentHeader { db: u32::try_from(db).unwrap_or(u32::MAX), index: 0, key: key.clone() }).len();
-        let durable = Durable { handle, active_index: 0, active_bytes: (header_len + bytes.len()) as u64, sealed: VecDeque::new() };
+        let durable = Durable { handle, active_index: 0, active_bytes: (header_len + bytes.len()) as u64, sealed: VecDeque::new(), cold: None };
         self.slot(db).insert(key.clone(), durable);
         self.queue(vec![Op::Create { handle, db: u32::try_from(db).unwrap_or(u32::MAX), key }, Op::Append { handle, bytes }]);
     }

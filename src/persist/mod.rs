@@ -215,7 +215,31 @@ pub fn start_from_config(keyspace: &mut Keyspace, config: &crate::Config) -> std
     if config.durable_streams == DurablePolicy::No {
         return Ok(None);
     }
-    start(keyspace, Settings::of(config), Arc::new(FsStorage), PathBuf::from(&config.dir)).map(Some)
+    let storage: Arc<dyn Storage> = Arc::new(FsStorage);
+    let report = start(keyspace, Settings::of(config), storage.clone(), PathBuf::from(&config.dir))?;
+    set_tiering(keyspace, journal::Tiering { storage, root: PathBuf::from(&config.dir), settings: config.tiering.clone() });
+    Ok(Some(report))
+}
+
+/// Turns tiering on (see [`tier`]): every durable stream, recovered ones now and new ones as
+/// they become durable, keeps only `stream-memory-budget` bytes of sealed history resident
+/// and reads older history back from its segments.
+pub fn set_tiering(keyspace: &mut Keyspace, tiering: journal::Tiering) {
+    let Some(mut journal) = keyspace.persist.take() else { return };
+    journal.tiering = Some(tiering);
+    let now = keyspace.now_ms();
+    for (index, db) in keyspace.dbs_mut() {
+        for key in journal.durable_keys(index) {
+            if let Some(Value::Stream(stream)) = db.get_value(&key, now) {
+                if stream.cold_tier().is_none() {
+                    if let Some(tier) = journal.cold_tier(index, &key, stream.last_id(), true) {
+                        stream.set_cold_tier(tier);
+                    }
+                }
+            }
+        }
+    }
+    keyspace.persist = Some(journal);
 }
 
 /// Applies changed settings (CONFIG SET): the policy, the sync policy, the segment size;
@@ -315,6 +339,10 @@ pub fn collect(keyspace: &mut Keyspace) -> Vec<(usize, Bytes)> {
             }
             if let Some(Value::Stream(stream)) = db.peek(&key, now).map(|e| &e.value) {
                 journal.make_durable(index, &key, stream);
+                let last = stream.last_id();
+                if let (Some(tier), Some(Value::Stream(stream))) = (journal.cold_tier(index, &key, last, false), db.get_value(&key, now)) {
+                    stream.set_cold_tier(tier);
+                }
                 snapshotted.push((index, key));
             }
         }

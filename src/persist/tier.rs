@@ -8,11 +8,11 @@
 //!
 //! # Reading
 //! A stream's segments are in ID order, so segment *i* holds the entries from its first ID up
-//! to the next segment's first ID. The store learns each segment's first ID once (reading the
-//! file the first time it is needed) and keeps the decoded entries of the last sealed segment
-//! it read, so a scan over old history (XRANGE from `-`, a consumer catching up) decodes each
-//! segment once instead of once per run. Segments deleted by retention or trimming simply
-//! disappear from the next listing.
+//! to the next segment's first ID. A load binary-searches the segment listing for the one
+//! holding its first ID, learning each probed segment's first ID once, and keeps the decoded
+//! entries of the last two sealed segments it read, so a scan over old history (XRANGE from
+//! `-`, a consumer catching up) decodes each segment about once instead of once per run.
+//! Segments deleted by retention or trimming simply disappear from the next listing.
 
 use crate::keyspace::stream::{ColdStore, StreamEntry, StreamId};
 use crate::persist::io::Storage;
@@ -95,8 +95,8 @@ pub struct SegmentColdStore {
     readable: Mutex<StreamId>,
     /// First entry ID of each segment seen, by segment index.
     firsts: Mutex<HashMap<u64, Option<StreamId>>>,
-    /// The decoded entries of the last sealed segment read.
-    cache: Mutex<Option<(u64, Arc<Vec<StreamEntry>>)>>,
+    /// The decoded entries of the last sealed segments read, newest last.
+    cache: Mutex<VecDeque<(u64, Arc<Vec<StreamEntry>>)>>,
 }
 
 impl fmt::Debug for SegmentColdStore {
@@ -117,7 +117,7 @@ impl SegmentColdStore {
             queued: Mutex::new(VecDeque::new()),
             readable: Mutex::new(StreamId::MIN),
             firsts: Mutex::new(HashMap::new()),
-            cache: Mutex::new(None),
+            cache: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -138,61 +138,68 @@ impl SegmentColdStore {
         &self.dir
     }
 
-    /// The segments with their first entry ID, oldest first.
-    fn index(&self) -> io::Result<Vec<(u64, PathBuf, Option<StreamId>)>> {
-        let files = list_segments(self.storage.as_ref(), &self.dir)?;
-        let mut firsts = self.firsts.lock();
-        firsts.retain(|index, _| files.iter().any(|(i, _)| i == index));
-        let mut out = Vec::with_capacity(files.len());
-        for (index, path) in files {
-            let first = match firsts.get(&index) {
-                Some(Some(first)) => Some(*first),
-                _ => {
-                    let first = read_segment_entries(self.storage.as_ref(), &path)?.first().map(|e| e.id);
-                    // An empty segment may still get entries if it is the active one: ask again.
-                    if first.is_some() {
-                        firsts.insert(index, first);
-                    }
-                    first
-                }
-            };
-            out.push((index, path, first));
+    /// The first entry ID of segment `index` at `path`, read once and remembered (an empty
+    /// segment is asked again: the active one may get entries).
+    fn first_of(&self, index: u64, path: &Path) -> io::Result<Option<StreamId>> {
+        if let Some(first) = self.firsts.lock().get(&index) {
+            return Ok(*first);
         }
-        Ok(out)
+        let entries = self.entries(index, path, false)?;
+        let first = entries.first().map(|e| e.id);
+        if first.is_some() {
+            self.firsts.lock().insert(index, first);
+        }
+        Ok(first)
     }
 
-    /// The entries of segment `index`, from the cache when it is a sealed one read last.
+    /// The entries of segment `index`, from the cache when it is a sealed one read lately.
     fn entries(&self, index: u64, path: &Path, sealed: bool) -> io::Result<Arc<Vec<StreamEntry>>> {
-        if let Some((cached, entries)) = self.cache.lock().as_ref() {
-            if *cached == index {
-                return Ok(entries.clone());
-            }
+        if let Some((_, entries)) = self.cache.lock().iter().find(|(i, _)| *i == index) {
+            return Ok(entries.clone());
         }
         let entries = Arc::new(read_segment_entries(self.storage.as_ref(), path)?);
         if sealed {
-            *self.cache.lock() = Some((index, entries.clone()));
+            let mut cache = self.cache.lock();
+            if cache.len() >= CACHED_SEGMENTS {
+                cache.pop_front();
+            }
+            cache.push_back((index, entries.clone()));
         }
         Ok(entries)
     }
 }
 
+/// How many decoded sealed segments a store keeps (a run may straddle two).
+const CACHED_SEGMENTS: usize = 2;
+
 impl ColdStore for SegmentColdStore {
     fn load(&self, _key: &[u8], first: StreamId, last: StreamId) -> io::Result<Vec<StreamEntry>> {
-        let index = self.index()?;
+        let files = list_segments(self.storage.as_ref(), &self.dir)?;
+        self.firsts.lock().retain(|index, _| files.iter().any(|(i, _)| i == index));
+        let missing = || io::Error::new(io::ErrorKind::NotFound, format!("no segment in {} holds entries from {first}", self.dir.display()));
         // Cold runs only ask for entries they were told were written: if the oldest segment
         // starts after them, their segment is gone and the answer would be silently short.
-        if index.iter().find_map(|(_, _, f)| *f).is_none_or(|oldest| oldest > first) {
-            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no segment in {} holds entries from {first}", self.dir.display())));
+        let Some((oldest_index, oldest_path)) = files.first() else { return Err(missing()) };
+        if self.first_of(*oldest_index, oldest_path)?.is_none_or(|oldest| oldest > first) {
+            return Err(missing());
+        }
+        // Binary search for the last segment starting at or before `first`, reading only the
+        // segments probed (an entry-less segment counts as starting after everything).
+        let (mut lo, mut hi) = (0usize, files.len());
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            let Some((index, path)) = files.get(mid) else { break };
+            match self.first_of(*index, path)? {
+                Some(f) if f <= first => lo = mid,
+                _ => hi = mid,
+            }
         }
         let mut out = Vec::new();
-        for (i, (seg, path, seg_first)) in index.iter().enumerate() {
-            let next_first = index.get(i + 1).and_then(|(_, _, f)| *f);
-            // Segment i covers [its first ID, the next segment's first ID).
-            if seg_first.is_none_or(|f| f > last) || next_first.is_some_and(|n| n <= first) {
-                continue;
+        for (i, (index, path)) in files.iter().enumerate().skip(lo) {
+            if i > lo && self.first_of(*index, path)?.is_some_and(|f| f > last) {
+                break;
             }
-            let sealed = i + 1 < index.len();
-            let entries = self.entries(*seg, path, sealed)?;
+            let entries = self.entries(*index, path, i + 1 < files.len())?;
             let from = entries.partition_point(|e| e.id < first);
             out.extend(entries.iter().skip(from).take_while(|e| e.id <= last).cloned());
         }
