@@ -1,6 +1,8 @@
 //! Retention by age and size deletes whole sealed segments of a durable stream, and the
 //! entries they held disappear from the stream, resident or evicted.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
 
 use bytes::Bytes;
 use herald::keyspace::stream::{AddId, ColdTier, Stream, StreamId};
@@ -72,4 +74,52 @@ fn age_retention_keeps_segments_holding_recent_entries() {
     // Nothing more is old enough.
     let again = plan(&reader.segments().unwrap(), RetentionPolicy { max_age_ms: 2_500, max_bytes: 0 }, 4_000);
     assert!(again.delete.is_empty());
+}
+
+fn segment_files(dir: &Path) -> usize {
+    let streams = dir.join("streams");
+    std::fs::read_dir(&streams)
+        .unwrap()
+        .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().filter(|f| f.as_ref().unwrap().path().extension().is_some_and(|e| e == "seg")).count())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_durable_server_with_size_retention_deletes_old_segments_and_their_entries() {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("herald-retention-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_string_lossy().into_owned();
+    let server = common::start_with(move |c| {
+        c.dir = d;
+        c.durable_streams = herald::persist::DurablePolicy::All;
+        c.stream_fsync = herald::persist::FsyncPolicy::Always;
+        c.stream_segment_size = 8 * 1024;
+        c.tiering.set_memory_budget(4096);
+        c.tiering.set_retention_bytes(40 * 1024);
+    })
+    .await;
+    let mut c = server.client().await;
+    for batch in 0..40u64 {
+        let mut pipe = redis::pipe();
+        for i in 0..250u64 {
+            let n = batch * 250 + i + 1;
+            pipe.cmd("XADD").arg("s").arg(format!("{n}-0")).arg("value").arg(format!("{n:08}"));
+        }
+        let _: Vec<String> = pipe.query_async(&mut c).await.unwrap();
+    }
+    let len: u64 = redis::cmd("XLEN").arg("s").query_async(&mut c).await.unwrap();
+    assert!(len < 10_000, "retention removed old entries (XLEN {len})");
+    assert!(len > 500, "but kept the newest (XLEN {len})");
+    let first: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE").arg("s").arg("-").arg("+").arg("COUNT").arg(1).query_async(&mut c).await.unwrap();
+    let first_ms: u64 = first[0].0.trim_end_matches("-0").parse().unwrap();
+    assert_eq!(first_ms, 10_000 - len + 1, "what is left is the newest, without gaps");
+    let last: Vec<(String, Vec<(String, String)>)> = redis::cmd("XREVRANGE").arg("s").arg("+").arg("-").arg("COUNT").arg(1).query_async(&mut c).await.unwrap();
+    assert_eq!(last[0].0, "10000-0");
+    herald::persist::stop(&server.shared.keyspace);
+    // ~40 KiB of 8 KiB segments, plus the active one and one rolled before the check.
+    let files = segment_files(&dir);
+    assert!(files <= 8, "{files} segment files left");
+    server.shared.request_shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
 }

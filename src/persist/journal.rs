@@ -28,6 +28,11 @@ struct Durable {
     sealed: VecDeque<(u64, Option<StreamId>)>,
     /// The cold store serving the stream's evicted history (tiering), once attached.
     cold: Option<Arc<SegmentColdStore>>,
+    /// Bytes of the sealed segments rolled since start, by index (retention by size; older
+    /// ones count as a full segment).
+    sealed_bytes: HashMap<u64, u64>,
+    /// Whether a segment rolled since retention was last checked.
+    rolled: bool,
 }
 
 /// What the journal needs to give durable streams a cold tier (see [`super::tier`]).
@@ -66,7 +71,7 @@ impl Journal {
 
     /// Registers a recovered stream (its files are already there).
     pub(super) fn adopt(&mut self, db: usize, rec: &RecoveredStream) {
-        let durable = Durable { handle: rec.handle, active_index: rec.active.0.index, active_bytes: rec.active.1, sealed: rec.sealed.iter().copied().collect(), cold: None };
+        let durable = Durable { handle: rec.handle, active_index: rec.active.0.index, active_bytes: rec.active.1, sealed: rec.sealed.iter().copied().collect(), cold: None, sealed_bytes: HashMap::new(), rolled: true };
         self.slot(db).insert(rec.key.clone(), durable);
     }
 
@@ -81,6 +86,44 @@ impl Journal {
     /// Whether `key` in `db` is a durable stream.
     pub fn is_durable(&self, db: usize, key: &[u8]) -> bool {
         self.streams.get(db).is_some_and(|m| m.contains_key(key))
+    }
+
+    /// Where retention (`stream-retention-ms`, `stream-retention-bytes`) cuts durable stream
+    /// `key`: everything below the returned ID goes, with the sealed segments holding it.
+    /// Checked only after a segment rolled (or once after recovery), so it costs nothing per
+    /// command; see [`super::retention`].
+    pub fn retention_cut(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<StreamId> {
+        let settings = self.tiering.as_ref().map(|t| t.settings.clone())?;
+        let policy = super::retention::RetentionPolicy { max_age_ms: settings.retention_ms(), max_bytes: settings.retention_bytes() };
+        let segment_size = self.segment_size;
+        let d = self.streams.get_mut(db).and_then(|m| m.get_mut(key))?;
+        if !std::mem::take(&mut d.rolled) || policy.is_off() {
+            return None;
+        }
+        d.sealed_bytes.retain(|index, _| d.sealed.iter().any(|(i, _)| i == index));
+        let segments: Vec<super::segment::SegmentInfo> = d
+            .sealed
+            .iter()
+            .map(|(index, last)| super::segment::SegmentInfo {
+                index: *index,
+                path: PathBuf::new(),
+                bytes: d.sealed_bytes.get(index).copied().unwrap_or(segment_size),
+                entries: 0,
+                first_id: None,
+                last_id: *last,
+                sealed: true,
+            })
+            .chain(std::iter::once(super::segment::SegmentInfo {
+                index: d.active_index,
+                path: PathBuf::new(),
+                bytes: d.active_bytes,
+                entries: 0,
+                first_id: None,
+                last_id: None,
+                sealed: false,
+            }))
+            .collect();
+        super::retention::plan(&segments, policy, now_ms).min_kept
     }
 
     /// The keys of `db`'s durable streams.
@@ -136,6 +179,8 @@ impl Journal {
         }
         if d.active_bytes >= segment_size {
             d.sealed.push_back((d.active_index, last_entry_before(stream)));
+            d.sealed_bytes.insert(d.active_index, d.active_bytes);
+            d.rolled = true;
             d.active_index += 1;
             let header = encode_header(&SegmentHeader { db: u32::try_from(db).unwrap_or(u32::MAX), index: d.active_index, key: Bytes::copy_from_slice(key) });
             let mut snapshot = Vec::new();
@@ -185,7 +230,7 @@ impl Journal {
             record.encode_into(&mut bytes);
         }
         let header_len = encode_header(&SegmentHeader { db: u32::try_from(db).unwrap_or(u32::MAX), index: 0, key: key.clone() }).len();
-        let durable = Durable { handle, active_index: 0, active_bytes: (header_len + bytes.len()) as u64, sealed: VecDeque::new(), cold: None };
+        let durable = Durable { handle, active_index: 0, active_bytes: (header_len + bytes.len()) as u64, sealed: VecDeque::new(), cold: None, sealed_bytes: HashMap::new(), rolled: false };
         self.slot(db).insert(key.clone(), durable);
         self.queue(vec![Op::Create { handle, db: u32::try_from(db).unwrap_or(u32::MAX), key }, Op::Append { handle, bytes }]);
     }

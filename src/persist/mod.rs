@@ -303,8 +303,26 @@ pub fn record(keyspace: &mut Keyspace, db: usize, key: &[u8], build: impl FnOnce
                 journal.log(db, key, stream, &records);
             }
         }
+        apply_retention(keyspace, &mut journal, db, key, now);
     }
     keyspace.persist = Some(journal);
+}
+
+/// Applies retention to durable stream `key` if a segment rolled: an exact MINID trim past the
+/// sealed segments retention drops, logged like XTRIM's, which deletes those segments.
+fn apply_retention(keyspace: &mut Keyspace, journal: &mut journal::Journal, db: usize, key: &[u8], now: u64) {
+    let Some(min_kept) = journal.retention_cut(db, key, now) else { return };
+    let Some(Value::Stream(stream)) = keyspace.db(db).get_value(key, now) else { return };
+    let trim = crate::keyspace::stream::Trim { strategy: crate::keyspace::stream::TrimStrategy::MinId(min_kept), approx: false, limit: 0 };
+    match stream.try_trim(trim) {
+        Ok(0) => {}
+        Ok(removed) => {
+            info!("durable streams: retention removed {removed} entries below {min_kept} from '{}'", String::from_utf8_lossy(key));
+            let record = hooks::trimmed(stream);
+            journal.log(db, key, stream, &[record]);
+        }
+        Err(e) => warn!("durable streams: retention of '{}' stopped: {e}", String::from_utf8_lossy(key)),
+    }
 }
 
 /// Turns the databases' notes of stream values removed and inserted into "stream deleted"
