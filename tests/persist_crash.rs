@@ -4,6 +4,8 @@
 //! reply a client received.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod common;
+
 use redis::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -37,7 +39,7 @@ fn spawn_herald(dir: &Path, port: u16) -> Child {
 async fn connect(port: u16) -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
     for _ in 0..1000 {
-        if let Ok(con) = client.get_multiplexed_async_connection().await {
+        if let Ok(con) = client.get_multiplexed_async_connection_with_config(&common::patient_config()).await {
             return con;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

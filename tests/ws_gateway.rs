@@ -3,6 +3,8 @@
 //! oversize and malformed frames, and a slow client closed while others keep receiving.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod common;
+
 use futures_util::{SinkExt, StreamExt};
 use herald::gateway::token;
 use herald::{Config, Server, Shared};
@@ -52,7 +54,7 @@ async fn start(adjust: impl Fn(&mut Config)) -> WsServer {
 impl WsServer {
     async fn resp(&self) -> redis::aio::MultiplexedConnection {
         let client = redis::Client::open(format!("redis://{}/", self.addr)).unwrap();
-        client.get_multiplexed_async_connection().await.unwrap()
+        client.get_multiplexed_async_connection_with_config(&common::patient_config()).await.unwrap()
     }
 
     fn url(&self) -> String {

@@ -14,10 +14,15 @@ pub struct Direct {
 }
 
 impl Direct {
-    /// Registers a client with `shared` that is not backed by a socket.
+    /// Registers a client with `shared` that is not backed by a socket, and turns keyspace
+    /// notifications on for every class: the keyspace records events only while
+    /// `notify-keyspace-events` would publish them.
     pub fn new(shared: &Shared) -> Direct {
         let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        Direct { client: ClientState::new(shared.clients.register(addr, addr)) }
+        let mut direct = Direct { client: ClientState::new(shared.clients.register(addr, addr)) };
+        let (reply, _) = direct.run(shared, &["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+        assert!(matches!(reply, Reply::Simple(_)), "CONFIG SET notify-keyspace-events failed: {reply:?}");
+        direct
     }
 
     /// Runs one command under the keyspace lock; returns its reply and the events it raised.

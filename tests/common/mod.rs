@@ -42,17 +42,25 @@ pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
     TestServer { addr, shared }
 }
 
+/// The `redis` crate's connection settings for tests. Its defaults give up on a reply after
+/// 500 ms, a timing threshold that a loaded two-core CI machine crosses on big pipelines; tests
+/// assert on replies, not on speed, so the limit is only a backstop against a hung test.
+pub fn patient_config() -> redis::AsyncConnectionConfig {
+    let backstop = Some(std::time::Duration::from_secs(120));
+    redis::AsyncConnectionConfig::new().set_response_timeout(backstop).set_connection_timeout(backstop)
+}
+
 impl TestServer {
     /// A `redis` crate client (RESP2).
     pub async fn client(&self) -> redis::aio::MultiplexedConnection {
         let client = redis::Client::open(format!("redis://{}/", self.addr)).unwrap();
-        client.get_multiplexed_async_connection().await.unwrap()
+        client.get_multiplexed_async_connection_with_config(&patient_config()).await.unwrap()
     }
 
     /// A `redis` crate client speaking RESP3.
     pub async fn client_resp3(&self) -> redis::aio::MultiplexedConnection {
         let client = redis::Client::open(format!("redis://{}/?protocol=resp3", self.addr)).unwrap();
-        client.get_multiplexed_async_connection().await.unwrap()
+        client.get_multiplexed_async_connection_with_config(&patient_config()).await.unwrap()
     }
 
     /// A raw socket for byte-level protocol tests.
