@@ -32,13 +32,8 @@ script=collections_compare.sh
 # shellcheck source=benches/servers.sh
 source "$root/benches/servers.sh"
 
-declare -A ports
-ports[herald]=$(free_port)
-start herald "${ports[herald]}" "$HERALD_BIN" --bind 127.0.0.1 --port "${ports[herald]}"
-ports[redis]=$(free_port)
-start redis "${ports[redis]}" /usr/bin/redis-server --bind 127.0.0.1 --port "${ports[redis]}" \
-  --save '' --appendonly no --dir "$workdir"
-labels=(herald redis)
+start_herald
+REDIS8=0 start_redis_servers
 # A second Herald for the memory table only, with one glibc malloc arena: with the default
 # (one per thread, 64 MB reserved each) a connection served by a new worker thread shows up
 # as megabytes of RSS growth that are arena setup, not data.

@@ -62,36 +62,14 @@ script=compare.sh
 # shellcheck source=benches/servers.sh
 source "$root/benches/servers.sh"
 
-labels=(herald redis)
-declare -A ports versions
-ports[herald]=$(free_port)
-start herald "${ports[herald]}" "$HERALD_BIN" --bind 127.0.0.1 --port "${ports[herald]}"
-versions[herald]="herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-
+start_herald
 if [ -n "${BEFORE_BIN:-}" ]; then
   labels+=(before)
   ports[before]=$(free_port)
   start before "${ports[before]}" "$BEFORE_BIN" --bind 127.0.0.1 --port "${ports[before]}"
   versions[before]="herald (before) $BEFORE_BIN"
 fi
-
-ports[redis]=$(free_port)
-start redis "${ports[redis]}" /usr/bin/redis-server --bind 127.0.0.1 --port "${ports[redis]}" \
-  --save '' --appendonly no --dir "$workdir"
-versions[redis]=$(/usr/bin/redis-server --version | awk '{print $3}')
-
-redis8_tool=$root/../shared/tools/redis8
-if [ "$REDIS8" = 1 ] && [ -x "$redis8_tool" ]; then
-  if redis8_bin=$("$redis8_tool" 2>/dev/null); then
-    labels+=(redis8)
-    ports[redis8]=$(free_port)
-    start redis8 "${ports[redis8]}" "$redis8_bin" --bind 127.0.0.1 --port "${ports[redis8]}" \
-      --save '' --appendonly no --dir "$workdir"
-    versions[redis8]=$("$redis8_bin" --version | awk '{print $3}')
-  else
-    echo "compare.sh: redis8 tool failed; comparing with Debian's redis only" >&2
-  fi
-fi
+start_redis_servers
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for label in "${labels[@]}"; do

@@ -69,28 +69,8 @@ redis.call('EXPIRE', KEYS[1], 3600)
 redis.call('TTL', KEYS[1])
 return hits"
 
-labels=(herald redis)
-declare -A ports versions
-ports[herald]=$(free_port)
-start herald "${ports[herald]}" "$HERALD_BIN" --bind 127.0.0.1 --port "${ports[herald]}"
-versions[herald]="herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
-ports[redis]=$(free_port)
-start redis "${ports[redis]}" /usr/bin/redis-server --bind 127.0.0.1 --port "${ports[redis]}" \
-  --save '' --appendonly no --dir "$workdir"
-versions[redis]=$(/usr/bin/redis-server --version | awk '{print $3}')
-
-redis8_tool=$root/../shared/tools/redis8
-if [ "$REDIS8" = 1 ] && [ -x "$redis8_tool" ]; then
-  if redis8_bin=$("$redis8_tool" 2>/dev/null); then
-    labels+=(redis8)
-    ports[redis8]=$(free_port)
-    start redis8 "${ports[redis8]}" "$redis8_bin" --bind 127.0.0.1 --port "${ports[redis8]}" \
-      --save '' --appendonly no --dir "$workdir"
-    versions[redis8]=$("$redis8_bin" --version | awk '{print $3}')
-  else
-    echo "$script: redis8 tool failed; comparing with Debian's redis only" >&2
-  fi
-fi
+start_herald
+start_redis_servers
 
 # SCRIPT LOAD on every server; all must answer the same SHA1 (it is the SHA1 of the body).
 declare -A sha

@@ -1,7 +1,8 @@
 # Shared setup for the side-by-side benchmark scripts (compare.sh, stream_compare.sh); sourced,
 # not run. Expects $root (the repository), $PIN (1 to pin) and $script (name for messages).
 # Provides: server_pin / bench_pin (taskset prefixes), HERALD_BIN (built if unset), free_port,
-# workdir (removed on exit, with every started server stopped), and start LABEL PORT CMD...
+# workdir (removed on exit, with every started server stopped), start LABEL PORT CMD..., and
+# start_herald / start_redis_servers, which fill labels, ports and versions.
 
 for tool in redis-benchmark redis-cli redis-server python3; do
   command -v "$tool" >/dev/null || { echo "$script: $tool not found" >&2; exit 1; }
@@ -55,4 +56,38 @@ start() {
   echo "$script: $label did not start; its log:" >&2
   cat "$workdir/$label.log" >&2
   exit 1
+}
+
+labels=()
+declare -A ports versions
+
+# Starts $HERALD_BIN as "herald" (persistence off: in-memory defaults) and records its version.
+start_herald() {
+  labels+=(herald)
+  ports[herald]=$(free_port)
+  start herald "${ports[herald]}" "$HERALD_BIN" --bind 127.0.0.1 --port "${ports[herald]}"
+  versions[herald]="herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+}
+
+# Starts Debian's redis-server as "redis" and, when $REDIS8 is 1 and ../shared/tools/redis8
+# works, Redis 8.2 as "redis8"; both with persistence off.
+start_redis_servers() {
+  labels+=(redis)
+  ports[redis]=$(free_port)
+  start redis "${ports[redis]}" /usr/bin/redis-server --bind 127.0.0.1 --port "${ports[redis]}" \
+    --save '' --appendonly no --dir "$workdir"
+  versions[redis]=$(/usr/bin/redis-server --version | awk '{print $3}')
+
+  local redis8_tool=$root/../shared/tools/redis8 redis8_bin
+  if [ "${REDIS8:-0}" = 1 ] && [ -x "$redis8_tool" ]; then
+    if redis8_bin=$("$redis8_tool" 2>/dev/null); then
+      labels+=(redis8)
+      ports[redis8]=$(free_port)
+      start redis8 "${ports[redis8]}" "$redis8_bin" --bind 127.0.0.1 --port "${ports[redis8]}" \
+        --save '' --appendonly no --dir "$workdir"
+      versions[redis8]=$("$redis8_bin" --version | awk '{print $3}')
+    else
+      echo "$script: redis8 tool failed; comparing with Debian's redis only" >&2
+    fi
+  fi
 }

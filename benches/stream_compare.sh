@@ -46,13 +46,8 @@ script=stream_compare.sh
 # shellcheck source=benches/servers.sh
 source "$root/benches/servers.sh"
 
-declare -A ports
-labels=(herald redis)
-ports[herald]=$(free_port)
-start herald "${ports[herald]}" "$HERALD_BIN" --bind 127.0.0.1 --port "${ports[herald]}"
-ports[redis]=$(free_port)
-start redis "${ports[redis]}" /usr/bin/redis-server --bind 127.0.0.1 --port "${ports[redis]}" \
-  --save '' --appendonly no --dir "$workdir"
+start_herald
+REDIS8=0 start_redis_servers
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') on port ${ports[herald]}; redis $(/usr/bin/redis-server --version | awk '{print $3}') on port ${ports[redis]}"
