@@ -84,11 +84,7 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::super::{eval, test_lua};
-
-    fn run(code: &str) -> Result<String, String> {
-        eval(&test_lua(), code)
-    }
+    use super::super::{run};
 
     #[test]
     fn tobit_wraps_and_rounds_like_luabitop() {

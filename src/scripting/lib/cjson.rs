@@ -923,11 +923,7 @@ fn hex_float(s: &[u8], start: usize) -> (f64, usize) {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::super::{eval, test_lua};
-
-    fn run(code: &str) -> Result<String, String> {
-        eval(&test_lua(), code)
-    }
+    use super::super::{run};
 
     fn ok(code: &str) -> String {
         run(code).unwrap()

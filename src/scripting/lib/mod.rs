@@ -375,6 +375,22 @@ pub(crate) fn eval(lua: &Lua, code: &str) -> Result<String, String> {
     if ok { Ok(text) } else { Err(text) }
 }
 
+/// [`eval`] in a fresh state from [`test_lua`] (tests).
+#[cfg(test)]
+pub(crate) fn run(code: &str) -> Result<String, String> {
+    eval(&test_lua(), code)
+}
+
+/// Evaluates `code` (which must return a string) in a fresh state and renders the string's
+/// bytes as lower-case hex (tests of the binary encoders).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn run_hex(code: &str) -> String {
+    let lua = test_lua();
+    let s: mlua::LuaString = lua.load(code).eval().unwrap();
+    s.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -321,17 +321,7 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::super::{eval, test_lua};
-
-    fn run(code: &str) -> Result<String, String> {
-        eval(&test_lua(), code)
-    }
-
-    fn hex(code: &str) -> String {
-        let lua = test_lua();
-        let s: mlua::LuaString = lua.load(code).eval().unwrap();
-        s.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
-    }
+    use super::super::{run, run_hex as hex};
 
     #[test]
     fn pack_writes_integers_in_the_requested_byte_order() {
