@@ -9,6 +9,7 @@ use bytes::Bytes;
 use herald::keyspace::stream::{AddId, ColdTier, Stream, StreamEntry, StreamId, Trim, TrimStrategy};
 use herald::persist::format::Record;
 use herald::persist::io::{FaultStorage, Storage};
+use herald::persist::recovery;
 use herald::persist::segment::{stream_dir, SegmentReader, SegmentWriter};
 use herald::persist::tier::{SegmentColdStore, TierSettings};
 use std::path::{Path, PathBuf};
@@ -106,6 +107,37 @@ fn a_stream_larger_than_its_budget_serves_its_whole_history_from_segments_across
     assert!(stream.cold_runs() > 0);
     assert!(stream.resident_bytes() as u64 <= BUDGET);
     assert_eq!(all(&stream), d.added);
+}
+
+#[test]
+fn recovery_of_a_stream_larger_than_its_budget_evicts_while_it_replays_and_reads_everything_back() {
+    let storage = FaultStorage::new();
+    let mut d = Durable::new(&storage);
+    d.add(30_000, 5_000);
+    // Deletions and a trim that reach history already evicted when replay gets to them.
+    let deleted = [StreamId::new(1_600, 0), StreamId::new(3_000, 0), StreamId::new(20_000, 0)];
+    d.writer.append(&Record::EntriesDeleted { ids: deleted.to_vec() }.encode()).unwrap();
+    d.writer.append(&Record::Trimmed { min_kept: StreamId::new(1_501, 0) }.encode()).unwrap();
+    let expected: Vec<StreamEntry> = d.added.iter().filter(|e| e.id >= StreamId::new(1_501, 0) && !deleted.contains(&e.id)).cloned().collect();
+
+    let written = Arc::new(AtomicU64::new(0));
+    let factory = |_handle: u64| store_for(&storage, &dir(), &written);
+    let (streams, report) = recovery::recover_tiered(&storage, Path::new("/data"), Some(&factory)).unwrap();
+    assert_eq!(streams.len(), 1);
+    let stream = &streams[0].stream;
+    assert!(report.peak_resident_bytes <= BUDGET, "resident during replay {} > budget {BUDGET}", report.peak_resident_bytes);
+    assert!(report.peak_resident_bytes > 0);
+    assert!(stream.cold_runs() > 0, "replay evicted history");
+    assert!(stream.resident_bytes() as u64 <= BUDGET);
+    assert_eq!(stream.len(), expected.len() as u64);
+    assert_eq!(stream.first_id(), StreamId::new(1_501, 0));
+    assert_eq!(all(stream), expected);
+    assert!(streams[0].cold.is_some(), "the store used during replay stays with the stream");
+
+    // Without a tier, the same replay holds the whole stream.
+    let (whole, report) = recovery::recover(&storage, Path::new("/data")).unwrap();
+    assert!(report.peak_resident_bytes > BUDGET);
+    assert_eq!(all(&whole[0].stream), expected);
 }
 
 #[test]
@@ -280,6 +312,18 @@ async fn a_durable_server_serves_history_beyond_its_memory_budget_before_and_aft
     let server = start_durable(&dir).await;
     let mut c = server.client().await;
     assert!(cold_runs(&server, b"s") > 0, "a recovered stream is tiered too");
+    let resident = {
+        let mut ks = server.shared.keyspace.lock();
+        let now = ks.now_ms();
+        match ks.db(0).get_value(b"s", now) {
+            Some(herald::keyspace::Value::Stream(s)) => s.resident_bytes(),
+            _ => usize::MAX,
+        }
+    };
+    assert!(resident <= 4096, "resident after recovery {resident} > budget");
+    let info: String = cmd(&mut c, &["INFO", "persistence"]).await;
+    let peak: u64 = info.lines().find_map(|l| l.strip_prefix("stream_last_recovery_peak_resident_bytes:")).unwrap().trim().parse().unwrap();
+    assert!(peak <= 4096, "resident during recovery {peak} > budget");
     assert_eq!(xrange_all(&mut c, "s", false).await, expected);
     stop(server);
     let _ = std::fs::remove_dir_all(&dir);

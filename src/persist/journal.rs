@@ -71,7 +71,7 @@ impl Journal {
 
     /// Registers a recovered stream (its files are already there).
     pub(super) fn adopt(&mut self, db: usize, rec: &RecoveredStream) {
-        let durable = Durable { handle: rec.handle, active_index: rec.active.0.index, active_bytes: rec.active.1, sealed: rec.sealed.iter().copied().collect(), cold: None, sealed_bytes: HashMap::new(), rolled: true };
+        let durable = Durable { handle: rec.handle, active_index: rec.active.0.index, active_bytes: rec.active.1, sealed: rec.sealed.iter().copied().collect(), cold: rec.cold.clone(), sealed_bytes: HashMap::new(), rolled: true };
         self.slot(db).insert(rec.key.clone(), durable);
     }
 

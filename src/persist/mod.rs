@@ -166,34 +166,54 @@ impl Settings {
 }
 
 /// Starts durability on `keyspace`: recovers every stream under `root` into it, then starts
-/// the writer thread. Returns what recovery found. Does nothing if already started.
+/// the writer thread. Returns what recovery found. Does nothing if already started. Recovered
+/// streams stay whole in memory; see [`start_tiered`].
 pub fn start(keyspace: &mut Keyspace, settings: Settings, storage: Arc<dyn Storage>, root: PathBuf) -> std::io::Result<RecoveryReport> {
-    if let Some(journal) = &keyspace.persist {
-        return Ok(journal.last_recovery.clone());
-    }
+    start_tiered(keyspace, settings, storage, root, None)
+}
+
+/// [`start`] with tiering (see [`tier`]) when `tiering` is given: each stream's cold tier is
+/// attached before its replay starts, so recovery evicts written history past the memory
+/// budget as it goes and its peak memory stays bounded like the steady state's.
+pub fn start_tiered(keyspace: &mut Keyspace, settings: Settings, storage: Arc<dyn Storage>, root: PathBuf, tiering: Option<Arc<tier::TierSettings>>) -> std::io::Result<RecoveryReport> {
+    let prepared = prepare(settings, storage, root, tiering)?;
+    let report = prepared.report.clone();
+    install(keyspace, prepared);
+    Ok(report)
+}
+
+/// Durable streams recovered from disk and a writer ready for them, not yet in a keyspace:
+/// made by [`prepare`] without the keyspace lock, put in place by [`install`].
+#[derive(Debug)]
+pub struct Prepared {
+    journal: journal::Journal,
+    recovered: Vec<recovery::RecoveredStream>,
+    /// What recovery found.
+    pub report: RecoveryReport,
+}
+
+/// Recovers every stream under `root` and starts the writer thread, without touching a
+/// keyspace (so the server can answer `-LOADING` meanwhile).
+pub fn prepare(settings: Settings, storage: Arc<dyn Storage>, root: PathBuf, tiering: Option<Arc<tier::TierSettings>>) -> std::io::Result<Prepared> {
     storage.create_dir_all(&root.join(segment::STREAMS_DIR))?;
-    let (recovered, report) = recovery::recover(storage.as_ref(), &root)?;
     let shared = Arc::new(writer::WriterShared::new(settings.fsync));
+    let factory = tiering.as_ref().map(|tier_settings| {
+        let (storage, root, tier_settings, writer) = (storage.clone(), root.clone(), tier_settings.clone(), shared.clone());
+        move |handle: u64| {
+            let writer = writer.clone();
+            let progress: tier::WrittenSeq = Arc::new(move || writer.progress().written);
+            Arc::new(tier::SegmentColdStore::new(storage.clone(), segment::stream_dir(&root, handle), tier_settings.clone(), progress))
+        }
+    });
+    let factory_ref = factory.as_ref().map(|f| f as recovery::ColdStoreFactory<'_>);
+    let (recovered, report) = recovery::recover_tiered(storage.as_ref(), &root, factory_ref)?;
     shared.stats.bytes_on_disk.store(report.bytes, Ordering::Relaxed);
     shared.stats.segments.store(report.segments, Ordering::Relaxed);
     let reopened = recovered.iter().map(|r| (r.handle, r.active.0.clone())).collect();
-    let writer = writer::Writer::new(shared.clone(), storage, root.clone(), reopened)?;
+    let writer = writer::Writer::new(shared.clone(), storage.clone(), root.clone(), reopened)?;
     let thread = std::thread::Builder::new().name("herald-persist".into()).spawn(move || writer.run())?;
     let mut journal = journal::Journal::new(shared, thread, settings.policy, settings.segment_size, report.clone());
-    let now = keyspace.now_ms();
-    let dbs = keyspace.db_count();
-    for rec in recovered {
-        let db = rec.db as usize;
-        if db >= dbs {
-            warn!("durable streams: stream in database {db} ignored: only {dbs} databases are configured");
-            continue;
-        }
-        journal.adopt(db, &rec);
-        keyspace.db(db).insert(&rec.key, Value::Stream(Box::new(rec.stream)), None, now);
-    }
-    for (_, db) in keyspace.dbs_mut() {
-        db.track_streams(true);
-    }
+    journal.tiering = tiering.map(|settings| journal::Tiering { storage, root: root.clone(), settings });
     info!(
         "durable streams: recovered {} streams ({} entries, {} records, {} segments, {} bytes) from {} in {:.3}s; {} torn records truncated",
         report.streams,
@@ -205,8 +225,37 @@ pub fn start(keyspace: &mut Keyspace, settings: Settings, storage: Arc<dyn Stora
         report.elapsed.as_secs_f64(),
         report.torn_records_truncated
     );
+    Ok(Prepared { journal, recovered, report })
+}
+
+/// Puts recovered streams into `keyspace` and turns durability on. If durability is already
+/// on, the prepared writer is stopped and nothing changes.
+pub fn install(keyspace: &mut Keyspace, prepared: Prepared) {
+    let Prepared { mut journal, recovered, .. } = prepared;
+    if keyspace.persist.is_some() {
+        journal.writer.stop();
+        return;
+    }
+    let now = keyspace.now_ms();
+    let dbs = keyspace.db_count();
+    for mut rec in recovered {
+        let db = rec.db as usize;
+        if db >= dbs {
+            warn!("durable streams: stream in database {db} ignored: only {dbs} databases are configured");
+            continue;
+        }
+        journal.adopt(db, &rec);
+        if rec.stream.cold_tier().is_none() {
+            if let Some(tier) = journal.cold_tier(db, &rec.key, rec.stream.last_id(), true) {
+                rec.stream.set_cold_tier(tier);
+            }
+        }
+        keyspace.db(db).insert(&rec.key, Value::Stream(Box::new(rec.stream)), None, now);
+    }
+    for (_, db) in keyspace.dbs_mut() {
+        db.track_streams(true);
+    }
     keyspace.persist = Some(Box::new(journal));
-    Ok(report)
 }
 
 /// Starts durability from a configuration (`dir`, `durable-streams`, ...) on the real file
@@ -216,8 +265,7 @@ pub fn start_from_config(keyspace: &mut Keyspace, config: &crate::Config) -> std
         return Ok(None);
     }
     let storage: Arc<dyn Storage> = Arc::new(FsStorage);
-    let report = start(keyspace, Settings::of(config), storage.clone(), PathBuf::from(&config.dir))?;
-    set_tiering(keyspace, journal::Tiering { storage, root: PathBuf::from(&config.dir), settings: config.tiering.clone() });
+    let report = start_tiered(keyspace, Settings::of(config), storage, PathBuf::from(&config.dir), Some(config.tiering.clone()))?;
     Ok(Some(report))
 }
 
@@ -408,6 +456,7 @@ pub fn info_fields(keyspace: &Keyspace) -> Vec<(&'static str, String)> {
         ("stream_last_recovery_streams", report.streams.to_string()),
         ("stream_last_recovery_entries", report.entries.to_string()),
         ("stream_last_recovery_records", report.records.to_string()),
+        ("stream_last_recovery_peak_resident_bytes", report.peak_resident_bytes.to_string()),
         ("stream_torn_records_truncated", report.torn_records_truncated.to_string()),
     ]
 }

@@ -8,7 +8,9 @@
 use super::format::{DecodeError, PendingState, Record, SegmentHeader};
 use super::io::Storage;
 use super::segment::{list_segments, parse_hex_name, read_segment, STREAMS_DIR};
-use crate::keyspace::stream::{AddId, Group, Stream, StreamId, Trim, TrimStrategy};
+use super::tier::SegmentColdStore;
+use crate::keyspace::stream::{AddId, ColdTier, Group, Stream, StreamId, Trim, TrimStrategy};
+use std::sync::Arc;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::io;
@@ -130,7 +132,12 @@ pub struct RecoveredStream {
     pub sealed: Vec<(u64, Option<StreamId>)>,
     /// The active segment's header, its length, and the last entry ID added in it.
     pub active: (SegmentHeader, u64, Option<StreamId>),
+    /// The cold store attached during replay (tiering on), which the stream keeps using.
+    pub cold: Option<Arc<SegmentColdStore>>,
 }
+
+/// Makes the cold store of the stream with this handle, so replay can evict as it goes.
+pub type ColdStoreFactory<'a> = &'a dyn Fn(u64) -> Arc<SegmentColdStore>;
 
 /// What recovery found, for the log and INFO `persistence`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -151,6 +158,9 @@ pub struct RecoveryReport {
     pub elapsed: Duration,
     /// The highest handle seen (new streams get higher ones).
     pub max_handle: u64,
+    /// The most bytes of sealed blocks any one stream held resident at the end of a segment's
+    /// replay (with tiering on, bounded by the memory budget plus about one block).
+    pub peak_resident_bytes: u64,
 }
 
 fn cut(storage: &dyn Storage, path: &Path, at: u64, offset_of_file: u64, reason: &DecodeError) -> io::Result<()> {
@@ -159,8 +169,16 @@ fn cut(storage: &dyn Storage, path: &Path, at: u64, offset_of_file: u64, reason:
 }
 
 /// Rebuilds every durable stream under `root`. Cuts torn or corrupt tails, removes the folders
-/// of deleted streams and of older lives of a key.
+/// of deleted streams and of older lives of a key. Every stream is rebuilt whole in memory;
+/// see [`recover_tiered`] for bounded memory.
 pub fn recover(storage: &dyn Storage, root: &Path) -> io::Result<(Vec<RecoveredStream>, RecoveryReport)> {
+    recover_tiered(storage, root, None)
+}
+
+/// [`recover`], with each stream's cold store (made by `cold`) attached before its first
+/// record is replayed: as replay passes the memory budget, sealed blocks already in the files
+/// are evicted exactly as in steady state, so recovery's peak memory is bounded too.
+pub fn recover_tiered(storage: &dyn Storage, root: &Path, cold: Option<ColdStoreFactory<'_>>) -> io::Result<(Vec<RecoveredStream>, RecoveryReport)> {
     let started = Instant::now();
     let mut report = RecoveryReport::default();
     let mut by_key: HashMap<(u32, Bytes), RecoveredStream> = HashMap::new();
@@ -168,7 +186,7 @@ pub fn recover(storage: &dyn Storage, root: &Path) -> io::Result<(Vec<RecoveredS
     for dir in storage.list_dir(&root.join(STREAMS_DIR))? {
         let Some(handle) = parse_hex_name(&dir, None) else { continue };
         report.max_handle = report.max_handle.max(handle);
-        match recover_stream(storage, &dir, handle, &mut report)? {
+        match recover_stream(storage, &dir, handle, cold, &mut report)? {
             None => stale.push(dir),
             Some(rec) => {
                 let slot = (rec.db, rec.key.clone());
@@ -197,9 +215,10 @@ pub fn recover(storage: &dyn Storage, root: &Path) -> io::Result<(Vec<RecoveredS
 }
 
 /// Rebuilds one stream folder; `None` if it holds no live stream (deleted, or empty).
-fn recover_stream(storage: &dyn Storage, dir: &Path, handle: u64, report: &mut RecoveryReport) -> io::Result<Option<RecoveredStream>> {
+fn recover_stream(storage: &dyn Storage, dir: &Path, handle: u64, cold: Option<ColdStoreFactory<'_>>, report: &mut RecoveryReport) -> io::Result<Option<RecoveredStream>> {
     let files = list_segments(storage, dir)?;
     let mut stream = Stream::new();
+    let mut tier: Option<(Arc<SegmentColdStore>, ColdTier)> = None;
     let mut deleted = false;
     let mut segs: Vec<(u64, SegmentHeader, u64, Option<StreamId>)> = Vec::new();
     for (index, path) in files {
@@ -219,6 +238,22 @@ fn recover_stream(storage: &dyn Storage, dir: &Path, handle: u64, report: &mut R
             cut(storage, &path, seg.valid_len, seg.file_len, reason)?;
         }
         report.bytes += seg.valid_len;
+        if let (None, Some(make)) = (&tier, cold) {
+            let store = make(handle);
+            let link = ColdTier { store: store.clone(), key: seg.header.key.clone() };
+            stream.set_cold_tier(link.clone());
+            tier = Some((store, link));
+        }
+        if let Some((store, _)) = &tier {
+            // This segment's entries are in the file already: the blocks they fill may go.
+            let last_in_file = seg.records.iter().rev().find_map(|(_, r)| match r {
+                Record::EntryAdded { id, .. } => Some(*id),
+                _ => None,
+            });
+            if let Some(last) = last_in_file {
+                store.note_written(last);
+            }
+        }
         let mut last_entry = None;
         for (offset, record) in seg.records {
             report.records += 1;
@@ -226,12 +261,18 @@ fn recover_stream(storage: &dyn Storage, dir: &Path, handle: u64, report: &mut R
                 last_entry = Some(*id);
             }
             match apply(&mut stream, record) {
-                Ok(Applied::Deleted) => deleted = true,
+                Ok(Applied::Deleted) => {
+                    deleted = true;
+                    if let Some((_, link)) = &tier {
+                        stream.set_cold_tier(link.clone());
+                    }
+                }
                 Ok(Applied::Live) => deleted = false,
                 Err(e) => warn!("durable streams: {} record at byte {offset} cannot be applied ({e}); skipped", path.display()),
             }
         }
         segs.push((index, seg.header, seg.valid_len, last_entry));
+        report.peak_resident_bytes = report.peak_resident_bytes.max(stream.resident_bytes() as u64);
     }
     let Some((_, header, len, last_entry)) = segs.pop() else { return Ok(None) };
     if deleted {
@@ -240,5 +281,5 @@ fn recover_stream(storage: &dyn Storage, dir: &Path, handle: u64, report: &mut R
     let sealed = segs.into_iter().map(|(index, _, _, last)| (index, last)).collect();
     let active = (header, len, last_entry);
     let (db, key) = (active.0.db, active.0.key.clone());
-    Ok(Some(RecoveredStream { handle, db, key, stream, sealed, active }))
+    Ok(Some(RecoveredStream { handle, db, key, stream, sealed, active, cold: tier.map(|(store, _)| store) }))
 }
