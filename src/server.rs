@@ -107,6 +107,9 @@ pub struct Shared {
     /// The Lua interpreter, the script cache and the running script's busy state.
     pub scripting: crate::scripting::Scripting,
     shutdown: watch::Sender<bool>,
+    /// Whether durable streams are still being recovered: commands without the `loading`
+    /// flag are refused with `-LOADING` meanwhile, as Redis does while it loads its data.
+    loading: watch::Sender<bool>,
 }
 
 impl Shared {
@@ -118,6 +121,22 @@ impl Shared {
     /// A receiver that turns `true` when shutdown is requested.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
+    }
+
+    /// Whether the dataset (durable streams) is still loading.
+    pub fn is_loading(&self) -> bool {
+        *self.loading.borrow()
+    }
+
+    /// Sets the loading state (the recovery thread clears it; tests and embedders may set it).
+    pub fn set_loading(&self, loading: bool) {
+        self.loading.send_replace(loading);
+    }
+
+    /// Waits until the dataset has loaded (returns at once if it has).
+    pub async fn loaded(&self) {
+        let mut rx = self.loading.subscribe();
+        let _ = rx.wait_for(|loading| !*loading).await;
     }
 }
 
@@ -159,8 +178,10 @@ impl Server {
         let (shutdown, _) = watch::channel(false);
         let mut keyspace = Keyspace::new(config.databases);
         keyspace.set_notifications(config.notify_keyspace_events.enabled());
-        // Durable streams are rebuilt before the first client can connect.
-        crate::persist::start_from_config(&mut keyspace, &config)?;
+        // Durable streams are rebuilt by a thread of their own while clients may already
+        // connect (they get `-LOADING` until it is done, as from Redis loading its files).
+        let recovery = crate::persist::recovery_job(&config)?;
+        let loading = watch::channel(recovery.is_some()).0;
         let shared = Arc::new(Shared {
             keyspace: Mutex::new(keyspace),
             config: RwLock::new(config),
@@ -172,7 +193,12 @@ impl Server {
             tcp_port: AtomicU64::new(u64::from(port)),
             scripting: crate::scripting::Scripting::new(),
             shutdown,
+            loading,
         });
+        if let Some(job) = recovery {
+            let loader = shared.clone();
+            std::thread::Builder::new().name("herald-recovery".into()).spawn(move || load_durable_streams(&loader, job))?;
+        }
         Ok(Server { shared, listeners, ws_listeners })
     }
 
@@ -221,6 +247,31 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(2);
         while !shared.clients.is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Runs the recovery of durable streams (see [`crate::persist::prepare`]) without the keyspace
+/// lock, then puts them in place under it, applies any durability settings CONFIG SET changed
+/// meanwhile, and ends the loading state. A failed recovery stops the server: serving without
+/// the durable data would lose it at the next write.
+fn load_durable_streams(shared: &Shared, job: crate::persist::RecoveryJob) {
+    match job.run() {
+        Ok(prepared) => {
+            let mut keyspace = shared.keyspace.lock();
+            crate::persist::install(&mut keyspace, prepared);
+            let config = shared.config.read();
+            if let Err(e) = crate::persist::configure(&mut keyspace, &config) {
+                warn!("durable streams: {e}");
+            }
+            // Under the keyspace lock, so a CONFIG SET either ran before (and was applied just
+            // now) or runs after, no longer loading.
+            shared.set_loading(false);
+        }
+        Err(e) => {
+            tracing::error!("durable streams: recovery failed: {e}; shutting down");
+            shared.request_shutdown();
+            shared.set_loading(false);
         }
     }
 }

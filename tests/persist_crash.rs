@@ -34,13 +34,16 @@ fn spawn_herald(dir: &Path, port: u16) -> Child {
         .unwrap()
 }
 
-/// Connects once the server accepts connections (bounded polling: the child starts and
-/// recovers asynchronously).
+/// Connects once the server accepts connections and has loaded its durable streams (bounded
+/// polling: the child starts and recovers asynchronously, answering `-LOADING` meanwhile).
 async fn connect(port: u16) -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-    for _ in 0..1000 {
-        if let Ok(con) = client.get_multiplexed_async_connection_with_config(&common::patient_config()).await {
-            return con;
+    for _ in 0..3000 {
+        if let Ok(mut con) = client.get_multiplexed_async_connection_with_config(&common::patient_config()).await {
+            match redis::cmd("PING").query_async::<String>(&mut con).await {
+                Ok(_) => return con,
+                Err(e) => assert!(e.to_string().contains("loading the dataset"), "{e}"),
+            }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -260,3 +260,61 @@ async fn info_persistence_reports_durable_streams() {
     assert!(run(&plain, "INFO persistence").await.contains("durable_streams_enabled:0\r\n"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn while_durable_streams_load_commands_get_loading_errors_except_those_flagged_loading() {
+    let dir = temp_dir("loading");
+    let server = start_durable(&dir, DurablePolicy::All).await;
+    assert!(!server.shared.is_loading(), "a started test server has loaded");
+    let loading = "-LOADING Redis is loading the dataset in memory\r\n";
+    let mut c = server.raw().await;
+    assert_eq!(run(&server, "XADD s 1-1 f v").await, "$3\r\n1-1\r\n");
+    // The recovery thread holds this state while it replays segments.
+    server.shared.set_loading(true);
+    assert_eq!(String::from_utf8_lossy(&c.call(&[b"PING"]).await), loading);
+    assert_eq!(String::from_utf8_lossy(&c.call(&[b"XADD", b"s", b"2-1", b"f", b"v"]).await), loading);
+    assert_eq!(String::from_utf8_lossy(&c.call(&[b"XLEN", b"s"]).await), loading);
+    let info = String::from_utf8_lossy(&c.call(&[b"INFO", b"persistence"]).await).into_owned();
+    assert!(info.contains("\r\nloading:1\r\n"), "{info}");
+    assert_eq!(c.call(&[b"SELECT", b"0"]).await, b"+OK\r\n");
+    assert_eq!(c.call(&[b"MULTI"]).await, b"+OK\r\n");
+    assert_eq!(String::from_utf8_lossy(&c.call(&[b"XLEN", b"s"]).await), loading);
+    assert!(c.call(&[b"EXEC"]).await.starts_with(b"-EXECABORT"));
+    server.shared.set_loading(false);
+    assert_eq!(c.call(&[b"PING"]).await, b"+PONG\r\n");
+    assert_eq!(c.call(&[b"XLEN", b"s"]).await, b":1\r\n");
+    let info = String::from_utf8_lossy(&c.call(&[b"INFO", b"persistence"]).await).into_owned();
+    assert!(info.contains("\r\nloading:0\r\n"), "{info}");
+    stop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_server_recovers_durable_streams_in_the_background_and_then_serves_them() {
+    let dir = temp_dir("background");
+    let server = start_durable(&dir, DurablePolicy::All).await;
+    assert_eq!(run(&server, "XADD s 5-1 f v").await, "$3\r\n5-1\r\n");
+    stop(server);
+    let config = herald::Config {
+        bind: vec!["127.0.0.1".into()],
+        port: 0,
+        dir: dir.to_string_lossy().into_owned(),
+        durable_streams: DurablePolicy::All,
+        ..herald::Config::default()
+    };
+    let bound = herald::Server::bind(config).await.unwrap();
+    let shared = bound.shared();
+    tokio::spawn(bound.run());
+    shared.loaded().await;
+    let mut ks = shared.keyspace.lock();
+    let now = ks.now_ms();
+    let len = match ks.db(0).get_value(b"s", now) {
+        Some(herald::keyspace::Value::Stream(s)) => s.len(),
+        _ => 0,
+    };
+    drop(ks);
+    assert_eq!(len, 1);
+    herald::persist::stop(&shared.keyspace);
+    shared.request_shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -101,7 +101,8 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
     }
     let persist_changed = chosen.iter().any(|(_, p, _)| matches!(p.name, "durable-streams" | "stream-fsync" | "stream-segment-size"));
-    if persist_changed {
+    // While durable streams load, the loader applies the settings when it is done.
+    if persist_changed && !ctx.shared.is_loading() {
         let config = ctx.shared.config.read().clone();
         if let Err(reason) = crate::persist::configure(ctx.keyspace, &config) {
             return Reply::error(format!("ERR CONFIG SET failed - {reason}"));

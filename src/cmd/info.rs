@@ -251,8 +251,8 @@ fn memory(ctx: &Ctx<'_>, fields: &mut Fields) {
 
 fn persistence(ctx: &Ctx<'_>, fields: &mut Fields) {
     let started = unix_now().as_secs().saturating_sub(ctx.shared.started.elapsed().as_secs());
+    push(fields, "loading", if ctx.shared.is_loading() { "1" } else { "0" });
     for (name, value) in [
-        ("loading", "0"),
         ("async_loading", "0"),
         ("current_cow_peak", "0"),
         ("current_cow_size", "0"),

@@ -309,6 +309,15 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             return reply;
         }
     };
+    if ctx.shared.is_loading() && !spec.has_flag("loading") {
+        // Durable streams are still being recovered (Redis: `-LOADING` unless the command is
+        // flagged `loading`; inside MULTI the transaction is doomed as for any rejection).
+        if let Some(multi) = ctx.client.multi.as_mut() {
+            multi.aborted = true;
+        }
+        ctx.shared.stats.record_rejected(Some(spec.name));
+        return Reply::error("LOADING Redis is loading the dataset in memory");
+    }
     if ctx.client.protocol == crate::resp::Protocol::Resp2 && ctx.client.subscriptions.is_active() {
         // RESP2 subscribed mode: the connection only carries subscription traffic.
         if spec.name == "ping" && args.len() <= 2 {

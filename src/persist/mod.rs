@@ -258,6 +258,32 @@ pub fn install(keyspace: &mut Keyspace, prepared: Prepared) {
     keyspace.persist = Some(Box::new(journal));
 }
 
+/// The recovery a server runs at start (on its own thread, see [`recovery_job`]).
+#[derive(Debug)]
+pub struct RecoveryJob {
+    settings: Settings,
+    root: PathBuf,
+    tiering: Arc<tier::TierSettings>,
+}
+
+impl RecoveryJob {
+    /// Recovers the streams (see [`prepare`]); put them in place with [`install`].
+    pub fn run(self) -> std::io::Result<Prepared> {
+        prepare(self.settings, Arc::new(FsStorage), self.root, Some(self.tiering))
+    }
+}
+
+/// The recovery to run at start if the configuration turns durability on (`None` if not).
+/// Checks now that the data directory can be created, so a bad `dir` fails the start.
+pub fn recovery_job(config: &crate::Config) -> std::io::Result<Option<RecoveryJob>> {
+    if config.durable_streams == DurablePolicy::No {
+        return Ok(None);
+    }
+    let root = PathBuf::from(&config.dir);
+    FsStorage.create_dir_all(&root.join(segment::STREAMS_DIR))?;
+    Ok(Some(RecoveryJob { settings: Settings::of(config), root, tiering: config.tiering.clone() }))
+}
+
 /// Starts durability from a configuration (`dir`, `durable-streams`, ...) on the real file
 /// system, if the policy is not `no`.
 pub fn start_from_config(keyspace: &mut Keyspace, config: &crate::Config) -> std::io::Result<Option<RecoveryReport>> {

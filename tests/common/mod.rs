@@ -39,6 +39,8 @@ pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
     let addr = server.local_addr().expect("local addr");
     let shared = server.shared();
     tokio::spawn(server.run());
+    // Durable streams recover on a thread of their own; tests start once they are loaded.
+    shared.loaded().await;
     TestServer { addr, shared }
 }
 
