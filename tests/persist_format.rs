@@ -40,6 +40,8 @@ fn every_record() -> Vec<Record> {
         Record::ConsumerSeen { group: b("g1"), consumer: b("bob"), seen_ms: 11, active_ms: Some(12) },
         Record::ConsumerDeleted { group: b("g1"), consumer: b("bob") },
         Record::GroupDestroyed { group: b("g1") },
+        Record::Expiry { deadline_ms: Some(1_700_000_060_000) },
+        Record::Expiry { deadline_ms: None },
     ]
 }
 

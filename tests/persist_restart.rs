@@ -33,6 +33,11 @@ fn stop(server: TestServer) {
     server.shared.request_shutdown();
 }
 
+/// How many stream folders the data directory holds.
+fn stream_folders(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("streams")).map(|d| d.count()).unwrap_or(0)
+}
+
 /// Runs one command written as space-separated words; returns the raw reply.
 async fn run(server: &TestServer, line: &str) -> String {
     let mut client = server.raw().await;
@@ -171,6 +176,7 @@ async fn deleted_durable_streams_stay_deleted_after_a_restart() {
         run(&server, line).await;
     }
     stop(server);
+    assert_eq!(stream_folders(&dir), 1, "the folders of deleted and overwritten streams are removed");
     let server = start_durable(&dir, DurablePolicy::All).await;
     assert_eq!(run(&server, "EXISTS a").await, ":0\r\n");
     assert_eq!(run(&server, "EXISTS b").await, ":0\r\n");
@@ -179,6 +185,7 @@ async fn deleted_durable_streams_stay_deleted_after_a_restart() {
     assert_eq!(run(&server, "EXISTS plain").await, ":0\r\n", "only streams are durable");
     run(&server, "FLUSHALL").await;
     stop(server);
+    assert_eq!(stream_folders(&dir), 0);
     let server = start_durable(&dir, DurablePolicy::All).await;
     assert_eq!(run(&server, "DBSIZE").await, ":0\r\n");
     stop(server);
@@ -194,6 +201,7 @@ async fn a_renamed_stream_is_durable_under_its_new_name() {
     }
     let before = observe(&server, "new").await;
     stop(server);
+    assert_eq!(stream_folders(&dir), 1, "the old name's folder is removed");
     let server = start_durable(&dir, DurablePolicy::All).await;
     assert_eq!(run(&server, "EXISTS old").await, ":0\r\n");
     assert_eq!(observe(&server, "new").await, before);
@@ -317,4 +325,64 @@ async fn a_server_recovers_durable_streams_in_the_background_and_then_serves_the
     herald::persist::stop(&shared.keyspace);
     shared.request_shutdown();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_durable_streams_ttl_survives_a_restart_and_persist_removes_it() {
+    let dir = temp_dir("ttl");
+    let server = start_durable(&dir, DurablePolicy::All).await;
+    let far = "4102444800000"; // 2100-01-01
+    for line in ["XADD s 1-1 f v", "XADD p 1-1 f v", "XADD r 1-1 f v", "XADD e 1-1 f v"] {
+        run(&server, line).await;
+    }
+    assert_eq!(run(&server, &format!("PEXPIREAT s {far}")).await, ":1\r\n");
+    assert_eq!(run(&server, "EXPIRE p 1000").await, ":1\r\n");
+    assert_eq!(run(&server, "PERSIST p").await, ":1\r\n");
+    // RENAME carries the TTL to the new name (a new folder whose snapshot restates it).
+    assert_eq!(run(&server, &format!("PEXPIREAT r {far}")).await, ":1\r\n");
+    assert_eq!(run(&server, "RENAME r renamed").await, "+OK\r\n");
+    assert_eq!(run(&server, "EXPIRE e 100000").await, ":1\r\n");
+    stop(server);
+
+    let server = start_durable(&dir, DurablePolicy::All).await;
+    assert_eq!(run(&server, "PEXPIRETIME s").await, format!(":{far}\r\n"));
+    assert_eq!(run(&server, "TTL p").await, ":-1\r\n");
+    assert_eq!(run(&server, "PEXPIRETIME renamed").await, format!(":{far}\r\n"));
+    assert_eq!(run(&server, "EXISTS r").await, ":0\r\n");
+    let ttl: i64 = run(&server, "TTL e").await.trim_start_matches(':').trim().parse().unwrap();
+    assert!((1..=100_000).contains(&ttl), "TTL e after restart: {ttl}");
+    // Removing a TTL after a restart is logged too.
+    assert_eq!(run(&server, "PERSIST s").await, ":1\r\n");
+    stop(server);
+
+    let server = start_durable(&dir, DurablePolicy::All).await;
+    assert_eq!(run(&server, "TTL s").await, ":-1\r\n");
+    assert_eq!(run(&server, "XLEN s").await, ":1\r\n");
+    stop(server);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn a_durable_stream_whose_ttl_passed_while_the_server_was_down_is_gone_after_recovery() {
+    let dir = temp_dir("ttl-passed");
+    let server = start_durable(&dir, DurablePolicy::All).await;
+    run(&server, "XADD s 1-1 f v").await;
+    run(&server, "XADD kept 1-1 f v").await;
+    assert_eq!(run(&server, "PEXPIRE s 50").await, ":1\r\n");
+    let deadline: u64 = run(&server, "PEXPIRETIME s").await.trim_start_matches(':').trim().parse().unwrap();
+    stop(server);
+    // Wait (bounded) until the deadline has passed on the wall clock.
+    for _ in 0..1000 {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        if now > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let server = start_durable(&dir, DurablePolicy::All).await;
+    assert_eq!(run(&server, "EXISTS s").await, ":0\r\n");
+    assert_eq!(run(&server, "XLEN kept").await, ":1\r\n");
+    stop(server);
+    assert_eq!(stream_folders(&dir), 1, "the expired stream's folder is removed");
+    std::fs::remove_dir_all(&dir).ok();
 }

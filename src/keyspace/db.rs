@@ -125,6 +125,8 @@ pub enum StreamChange {
     Inserted(Bytes),
     /// Every key was removed (FLUSHDB, FLUSHALL).
     Flushed,
+    /// The deadline of the stream at this key was set or cleared (EXPIRE, PERSIST, ...).
+    Expiry(Bytes),
 }
 
 impl Db {
@@ -352,7 +354,10 @@ impl Db {
             self.deadlines.remove(&(old, owned.clone()));
         }
         if let Some(new) = expires_at {
-            self.deadlines.insert((new, owned));
+            self.deadlines.insert((new, owned.clone()));
+        }
+        if self.stream_changes.is_some() && matches!(self.raw_get_mut(key).map(|e| &e.value), Some(Value::Stream(_))) {
+            self.note_stream(StreamChange::Expiry(owned));
         }
         self.touch(key);
         true

@@ -170,6 +170,12 @@ pub enum Record {
         /// Group name.
         group: Bytes,
     },
+    /// Type 15: the key's time to live was set or removed (EXPIRE, PEXPIRE, EXPIREAT,
+    /// PEXPIREAT, PERSIST, snapshots of a key with a TTL).
+    Expiry {
+        /// The absolute deadline, Unix time in milliseconds; `None`: the key does not expire.
+        deadline_ms: Option<u64>,
+    },
 }
 
 /// Why bytes could not be read as a header or record.
@@ -294,6 +300,7 @@ impl Record {
             Record::ConsumerSeen { .. } => 12,
             Record::ConsumerDeleted { .. } => 13,
             Record::GroupDestroyed { .. } => 14,
+            Record::Expiry { .. } => 15,
         }
     }
 
@@ -355,6 +362,7 @@ impl Record {
                 put_bytes(out, consumer);
             }
             Record::GroupDestroyed { group } => put_bytes(out, group),
+            Record::Expiry { deadline_ms } => put_opt(out, *deadline_ms),
         }
         let body = out.get(start + RECORD_PREFIX..).unwrap_or_default();
         let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
@@ -536,6 +544,7 @@ fn decode_body(body: &[u8]) -> Result<Record, DecodeError> {
         12 => Record::ConsumerSeen { group: c.bytes()?, consumer: c.bytes()?, seen_ms: c.u64()?, active_ms: c.opt()? },
         13 => Record::ConsumerDeleted { group: c.bytes()?, consumer: c.bytes()? },
         14 => Record::GroupDestroyed { group: c.bytes()? },
+        15 => Record::Expiry { deadline_ms: c.opt()? },
         other => return Err(DecodeError::UnknownType(other)),
     };
     c.end()?;
@@ -569,6 +578,7 @@ mod tests {
             Record::ConsumerSeen { group: b("g1"), consumer: b("bob"), seen_ms: 11, active_ms: Some(12) },
             Record::ConsumerDeleted { group: b("g1"), consumer: b("bob") },
             Record::GroupDestroyed { group: b("g1") },
+            Record::Expiry { deadline_ms: Some(1_700_000_060_000) },
         ]
     }
 
@@ -585,7 +595,7 @@ mod tests {
     #[test]
     fn type_numbers_are_distinct_and_stable() {
         let numbers: Vec<u8> = every_record().iter().map(Record::type_number).collect();
-        assert_eq!(numbers, (1..=14).collect::<Vec<u8>>());
+        assert_eq!(numbers, (1..=15).collect::<Vec<u8>>());
     }
 
     #[test]

@@ -33,6 +33,8 @@ struct Durable {
     sealed_bytes: HashMap<u64, u64>,
     /// Whether a segment rolled since retention was last checked.
     rolled: bool,
+    /// The key's deadline as last logged (restated in every new segment's snapshot).
+    expires_at: Option<u64>,
 }
 
 /// What the journal needs to give durable streams a cold tier (see [`super::tier`]).
@@ -71,7 +73,7 @@ impl Journal {
 
     /// Registers a recovered stream (its files are already there).
     pub(super) fn adopt(&mut self, db: usize, rec: &RecoveredStream) {
-        let durable = Durable { handle: rec.handle, active_index: rec.active.0.index, active_bytes: rec.active.1, sealed: rec.sealed.iter().copied().collect(), cold: rec.cold.clone(), sealed_bytes: HashMap::new(), rolled: true };
+        let durable = Durable { handle: rec.handle, active_index: rec.active.0.index, active_bytes: rec.active.1, sealed: rec.sealed.iter().copied().collect(), cold: rec.cold.clone(), sealed_bytes: HashMap::new(), rolled: true, expires_at: rec.expires_at };
         self.slot(db).insert(rec.key.clone(), durable);
     }
 
@@ -187,6 +189,9 @@ impl Journal {
             for record in hooks::state_snapshot(stream) {
                 record.encode_into(&mut snapshot);
             }
+            if d.expires_at.is_some() {
+                Record::Expiry { deadline_ms: d.expires_at }.encode_into(&mut snapshot);
+            }
             d.active_bytes = (header.len() + snapshot.len()) as u64;
             ops.push(Op::Roll { handle });
             ops.push(Op::Append { handle, bytes: snapshot });
@@ -220,8 +225,20 @@ impl Journal {
         Some(ColdTier { store, key: Bytes::copy_from_slice(key) })
     }
 
-    /// Makes `key` durable: a new folder whose first segment holds the whole stream.
-    pub fn make_durable(&mut self, db: usize, key: &[u8], stream: &Stream) {
+    /// Logs that durable stream `key`'s deadline is now `expires_at` (Unix ms; `None`: no
+    /// TTL), if that changes what was logged.
+    pub fn set_expiry(&mut self, db: usize, key: &[u8], stream: &Stream, expires_at: Option<u64>) {
+        let Some(d) = self.streams.get_mut(db).and_then(|m| m.get_mut(key)) else { return };
+        if d.expires_at == expires_at {
+            return;
+        }
+        d.expires_at = expires_at;
+        self.log(db, key, stream, &[Record::Expiry { deadline_ms: expires_at }]);
+    }
+
+    /// Makes `key` durable: a new folder whose first segment holds the whole stream, and its
+    /// deadline if it has one.
+    pub fn make_durable(&mut self, db: usize, key: &[u8], stream: &Stream, expires_at: Option<u64>) {
         let handle = self.next_handle;
         self.next_handle += 1;
         let key = Bytes::copy_from_slice(key);
@@ -229,8 +246,11 @@ impl Journal {
         for record in hooks::full_snapshot(db, &key, stream) {
             record.encode_into(&mut bytes);
         }
+        if expires_at.is_some() {
+            Record::Expiry { deadline_ms: expires_at }.encode_into(&mut bytes);
+        }
         let header_len = encode_header(&SegmentHeader { db: u32::try_from(db).unwrap_or(u32::MAX), index: 0, key: key.clone() }).len();
-        let durable = Durable { handle, active_index: 0, active_bytes: (header_len + bytes.len()) as u64, sealed: VecDeque::new(), cold: None, sealed_bytes: HashMap::new(), rolled: false };
+        let durable = Durable { handle, active_index: 0, active_bytes: (header_len + bytes.len()) as u64, sealed: VecDeque::new(), cold: None, sealed_bytes: HashMap::new(), rolled: false, expires_at };
         self.slot(db).insert(key.clone(), durable);
         self.queue(vec![Op::Create { handle, db: u32::try_from(db).unwrap_or(u32::MAX), key }, Op::Append { handle, bytes }]);
     }

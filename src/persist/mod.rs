@@ -250,7 +250,9 @@ pub fn install(keyspace: &mut Keyspace, prepared: Prepared) {
                 rec.stream.set_cold_tier(tier);
             }
         }
-        keyspace.db(db).insert(&rec.key, Value::Stream(Box::new(rec.stream)), None, now);
+        // A deadline already past is honoured by the next access or expiry cycle, which logs
+        // the deletion as if the key had expired while the server ran.
+        keyspace.db(db).insert(&rec.key, Value::Stream(Box::new(rec.stream)), rec.expires_at, now);
     }
     for (_, db) in keyspace.dbs_mut() {
         db.track_streams(true);
@@ -423,14 +425,25 @@ pub fn collect(keyspace: &mut Keyspace) -> Vec<(usize, Bytes)> {
                     journal.drop_db(index);
                     inserted.clear();
                 }
+                StreamChange::Expiry(key) => {
+                    // A stream not durable yet (or no longer there) is snapshotted with its
+                    // deadline, or has nothing to log.
+                    if journal.is_durable(index, &key) {
+                        if let Some(entry) = db.peek(&key, now) {
+                            if let Value::Stream(stream) = &entry.value {
+                                journal.set_expiry(index, &key, stream, entry.expires_at);
+                            }
+                        }
+                    }
+                }
             }
         }
         for key in inserted {
             if journal.is_durable(index, &key) || !journal.policy.matches(&key) {
                 continue;
             }
-            if let Some(Value::Stream(stream)) = db.peek(&key, now).map(|e| &e.value) {
-                journal.make_durable(index, &key, stream);
+            if let Some((Value::Stream(stream), expires_at)) = db.peek(&key, now).map(|e| (&e.value, e.expires_at)) {
+                journal.make_durable(index, &key, stream, expires_at);
                 let last = stream.last_id();
                 if let (Some(tier), Some(Value::Stream(stream))) = (journal.cold_tier(index, &key, last, false), db.get_value(&key, now)) {
                     stream.set_cold_tier(tier);

@@ -113,6 +113,8 @@ pub fn apply(stream: &mut Stream, record: Record) -> Result<Applied, ApplyError>
         Record::GroupDestroyed { group } => {
             stream.groups.remove(&group);
         }
+        // The key's deadline is not part of the value: `recover` keeps it beside the stream.
+        Record::Expiry { .. } => {}
     }
     Ok(Applied::Live)
 }
@@ -134,6 +136,8 @@ pub struct RecoveredStream {
     pub active: (SegmentHeader, u64, Option<StreamId>),
     /// The cold store attached during replay (tiering on), which the stream keeps using.
     pub cold: Option<Arc<SegmentColdStore>>,
+    /// The key's deadline (Unix ms) from the last *expiry* record, if it has one.
+    pub expires_at: Option<u64>,
 }
 
 /// Makes the cold store of the stream with this handle, so replay can evict as it goes.
@@ -219,6 +223,7 @@ fn recover_stream(storage: &dyn Storage, dir: &Path, handle: u64, cold: Option<C
     let files = list_segments(storage, dir)?;
     let mut stream = Stream::new();
     let mut tier: Option<(Arc<SegmentColdStore>, ColdTier)> = None;
+    let mut expires_at = None;
     let mut deleted = false;
     let mut segs: Vec<(u64, SegmentHeader, u64, Option<StreamId>)> = Vec::new();
     for (index, path) in files {
@@ -257,12 +262,17 @@ fn recover_stream(storage: &dyn Storage, dir: &Path, handle: u64, cold: Option<C
         let mut last_entry = None;
         for (offset, record) in seg.records {
             report.records += 1;
+            if let Record::Expiry { deadline_ms } = record {
+                expires_at = deadline_ms;
+                continue;
+            }
             if let Record::EntryAdded { id, .. } = &record {
                 last_entry = Some(*id);
             }
             match apply(&mut stream, record) {
                 Ok(Applied::Deleted) => {
                     deleted = true;
+                    expires_at = None;
                     if let Some((_, link)) = &tier {
                         stream.set_cold_tier(link.clone());
                     }
@@ -281,5 +291,5 @@ fn recover_stream(storage: &dyn Storage, dir: &Path, handle: u64, cold: Option<C
     let sealed = segs.into_iter().map(|(index, _, _, last)| (index, last)).collect();
     let active = (header, len, last_entry);
     let (db, key) = (active.0.db, active.0.key.clone());
-    Ok(Some(RecoveredStream { handle, db, key, stream, sealed, active, cold: tier.map(|(store, _)| store) }))
+    Ok(Some(RecoveredStream { handle, db, key, stream, sealed, active, cold: tier.map(|(store, _)| store), expires_at }))
 }

@@ -35,6 +35,8 @@ RECORDS = [
     ("consumer seen g1 bob seen=11 active=12", record(12, bts(b'g1') + bts(b'bob') + u64(11) + opt(12))),
     ("consumer deleted g1 bob", record(13, bts(b'g1') + bts(b'bob'))),
     ("group destroyed g1", record(14, bts(b'g1'))),
+    ("expiry at 1700000060000", record(15, opt(1700000060000))),
+    ("expiry removed (PERSIST)", record(15, opt(None))),
 ]
 
 with open('every_record.hex', 'w') as f:
