@@ -4,16 +4,15 @@
 //! and the server's resident memory per idle WebSocket connection.
 //!
 //! `cargo bench --bench ws_fanout -- [--subscribers N] [--messages M] [--interval-ms I]`
+//! (`HERALD_BIN=path` to measure another herald binary.)
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)]
 
-use futures_util::{SinkExt, StreamExt};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
-use tokio_tungstenite::tungstenite::Message;
 
 const CHANNEL: &str = "bench";
 /// Payload: 20-digit microsecond timestamp, padded to 64 bytes.
@@ -50,7 +49,9 @@ impl Drop for Herald {
 
 async fn start_herald() -> Herald {
     let (port, ws_port) = (free_port(), free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_herald"))
+    // HERALD_BIN runs another build (an older commit's, to compare) under the same clients.
+    let bin = std::env::var("HERALD_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_herald").to_string());
+    let child = Command::new(bin)
         .args(["--port", &port.to_string(), "--ws-port", &ws_port.to_string(), "--bind", "127.0.0.1"])
         .args(["--maxclients", "100000", "--ws-max-connections", "100000", "--ws-send-queue", "100000", "--ws-idle-timeout", "0"])
         .args(["--client-output-buffer-limit", "pubsub 0 0 0", "--loglevel", "warning"])
@@ -112,30 +113,76 @@ async fn publish_all(port: u16, messages: usize, interval: Duration) -> Instant 
     start
 }
 
+/// One server frame at the start of `buf`: (opcode, payload range, frame length), or `None`
+/// while it is incomplete. Server frames are never masked.
+fn next_frame(buf: &[u8]) -> Option<(u8, std::ops::Range<usize>, usize)> {
+    let (&b0, &b1) = (buf.first()?, buf.get(1)?);
+    let (len, header) = match b1 & 0x7f {
+        126 => (usize::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])), 4),
+        127 => (u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?) as usize, 10),
+        n => (usize::from(n), 2),
+    };
+    (buf.len() >= header + len).then_some((b0 & 0x0f, header..header + len, header + len))
+}
+
+/// A WebSocket subscriber with a receive path as cheap as `resp_subscriber`'s: the upgrade by
+/// hand, then 64 KiB reads with the frames walked in place (tungstenite's client, with its
+/// 128 KiB zero-filled read buffer and one allocation per message for each of 10,000
+/// connections in this process, cost more CPU than the server it measured).
 async fn ws_subscriber(ws_port: u16, messages: usize, ready: Arc<Semaphore>, gate: Arc<Semaphore>) -> (u64, Vec<u64>) {
-    let permit = gate.acquire().await.unwrap();
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{ws_port}/ws")).await.unwrap();
-    ws.send(Message::Text(format!(r#"{{"id":1,"type":"subscribe","channels":["{CHANNEL}"]}}"#).into())).await.unwrap();
-    let _reply = ws.next().await;
-    drop(permit);
-    ready.add_permits(1);
-    let mut latencies = Vec::with_capacity(messages);
-    let mut received = 0u64;
-    while received < messages as u64 {
-        let next = tokio::time::timeout(Duration::from_secs(20), ws.next()).await;
-        let Ok(Some(Ok(Message::Text(text)))) = next else {
-            if let Ok(Some(Ok(_))) = next {
-                continue;
-            }
+    let mut permit = Some(gate.acquire().await.unwrap());
+    let mut socket = TcpStream::connect(("127.0.0.1", ws_port)).await.unwrap();
+    let upgrade = format!(
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{ws_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: herald.json\r\n\r\n"
+    );
+    socket.write_all(upgrade.as_bytes()).await.unwrap();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = socket.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "closed during the upgrade");
+        pending.extend_from_slice(&chunk[..n]);
+        if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            assert!(pending.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&pending));
+            pending.drain(..end + 4);
             break;
-        };
-        if let Some(at) = text.find("\"data\":\"") {
-            let sent: u64 = text.get(at + 8..at + 28).and_then(|s| s.parse().ok()).unwrap_or(0);
-            latencies.push(now_us().saturating_sub(sent));
-            received += 1;
         }
     }
-    (received, latencies)
+    // A client frame must be masked; a zero mask leaves the payload as it is.
+    let subscribe = format!(r#"{{"id":1,"type":"subscribe","channels":["{CHANNEL}"]}}"#);
+    let mut frame = vec![0x81, 0x80 | subscribe.len() as u8, 0, 0, 0, 0];
+    frame.extend_from_slice(subscribe.as_bytes());
+    socket.write_all(&frame).await.unwrap();
+    let mut subscribed = false;
+    let mut latencies = Vec::with_capacity(messages);
+    while latencies.len() < messages {
+        let mut at = 0;
+        let now = now_us();
+        while let Some((opcode, payload, len)) = next_frame(&pending[at..]) {
+            let text = &pending[at + payload.start..at + payload.end];
+            if opcode == 1 {
+                if let Some(data) = text.windows(8).position(|w| w == b"\"data\":\"") {
+                    let sent: u64 = std::str::from_utf8(&text[data + 8..data + 28]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+                    latencies.push(now.saturating_sub(sent));
+                } else if !subscribed && text.starts_with(br#"{"type":"reply""#) {
+                    subscribed = true;
+                    drop(permit.take());
+                    ready.add_permits(1);
+                }
+            }
+            at += len;
+        }
+        pending.drain(..at);
+        if latencies.len() >= messages {
+            break;
+        }
+        let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(20), socket.read(&mut chunk)).await else { break };
+        if n == 0 {
+            break;
+        }
+        pending.extend_from_slice(&chunk[..n]);
+    }
+    (latencies.len() as u64, latencies)
 }
 
 async fn resp_subscriber(port: u16, messages: usize, ready: Arc<Semaphore>, gate: Arc<Semaphore>) -> (u64, Vec<u64>) {

@@ -504,6 +504,20 @@ async fn an_idle_client_is_closed_with_4000() {
     assert_eq!(raw_close_code(socket).await, Some(4000));
 }
 
+#[tokio::test]
+async fn a_ping_gets_its_pong_and_a_close_is_answered_with_its_code() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start(|_| {}).await;
+    let mut socket = raw_upgrade(server.ws).await;
+    // Client frames are masked; a zero mask leaves the payload as it is.
+    socket.write_all(&[0x89, 0x82, 0, 0, 0, 0, b'h', b'i']).await.unwrap();
+    let mut pong = [0u8; 4];
+    socket.read_exact(&mut pong).await.unwrap();
+    assert_eq!(pong, [0x8a, 2, b'h', b'i'], "a final pong frame with the ping's payload");
+    socket.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]).await.unwrap();
+    assert_eq!(raw_close_code(socket).await, Some(1000));
+}
+
 /// Waits (bounded) until `n` clients wait on `key` in db 0.
 async fn until_waiting(server: &WsServer, key: &str, n: usize) {
     for _ in 0..2000 {

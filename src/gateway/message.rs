@@ -527,9 +527,11 @@ pub fn encode(encoding: Encoding, message: &Outgoing) -> Result<Vec<u8>, String>
 
 /// Encodes a pub/sub message as the gateway event a subscriber receives, from the parts of its
 /// RESP push: `[message, channel, data]`, `[pmessage, pattern, channel, data]` or
-/// `[smessage, channel, data]`. The hub calls this once per encoding for each published
-/// message and queues the same bytes for every WebSocket subscriber of that encoding.
-/// Anything else (nothing else is published) encodes as an empty frame, which sessions skip.
+/// `[smessage, channel, data]`, as a complete WebSocket frame (text for JSON, binary for
+/// MessagePack; server frames are unmasked, so the bytes are the same for every subscriber).
+/// The hub calls this once per encoding for each published message and queues the same bytes
+/// for every WebSocket subscriber of that encoding. Anything else (nothing else is published)
+/// encodes as empty bytes, which sessions skip.
 pub fn encode_pubsub(encoding: Encoding, parts: &[&[u8]]) -> Bytes {
     let data = |part: &[u8]| Data(Bytes::copy_from_slice(part));
     let event = match parts {
@@ -538,7 +540,11 @@ pub fn encode_pubsub(encoding: Encoding, parts: &[&[u8]]) -> Bytes {
         [b"pmessage", pattern, channel, payload] => Outgoing::Pmessage { pattern: data(pattern), channel: data(channel), data: data(payload) },
         _ => return Bytes::new(),
     };
-    encode(encoding, &event).map(Bytes::from).unwrap_or_default()
+    let opcode = match encoding {
+        Encoding::Json => super::wire::Opcode::Text,
+        Encoding::MsgPack => super::wire::Opcode::Binary,
+    };
+    encode(encoding, &event).map(|payload| super::wire::frame(opcode, &payload)).unwrap_or_default()
 }
 
 #[cfg(test)]

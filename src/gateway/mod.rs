@@ -12,11 +12,14 @@
 //! - [`message`]: requests, replies and events; JSON and MessagePack encodings; replies to values.
 //! - [`session`]: one connection: its request loop, subscriptions, followed streams, send queue.
 //! - [`token`]: HMAC-SHA256 bearer tokens and what they grant.
+//! - [`wire`]: the frames the server writes, and the socket split between tungstenite (the
+//!   handshake, reading) and the session (every write).
 //! - this file: the listener and the handshake.
 
 pub mod message;
 pub mod session;
 pub mod token;
+pub mod wire;
 
 use crate::server::Shared;
 use message::Encoding;
@@ -172,13 +175,13 @@ async fn handle(shared: Arc<Shared>, socket: TcpStream, addr: SocketAddr, count:
     // Small buffers: tungstenite's defaults (128 KiB to read, 128 KiB to batch writes) would
     // cost every idle connection ~140 KiB. Requests are small, and tungstenite zero-fills the
     // whole read buffer on its first read, so it is 1 KiB (a bigger frame reserves its own
-    // length); writes are flushed per batch by the writer task.
+    // length); tungstenite writes nothing after the handshake (see `wire`).
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(config.max_message_size))
         .max_frame_size(Some(config.max_message_size))
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0);
-    let handshake = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::accept_hdr_async_with_config(socket, callback, Some(ws_config))).await;
+    let handshake = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::accept_hdr_async_with_config(wire::Gate::new(socket), callback, Some(ws_config))).await;
     let stream = match handshake {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {

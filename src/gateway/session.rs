@@ -4,11 +4,15 @@
 //! a [`ClientState`] (RESP3, so replies keep their types), and runs every request as commands
 //! through [`run_command`] under the keyspace lock, one request at a time.
 //!
-//! Outgoing messages go through a bounded queue (`ws-send-queue`) drained by a writer task. The
-//! session never waits on it for pub/sub messages: a client whose queue is full is closed with
-//! [`close::TOO_SLOW`], so one slow reader never slows the publisher or other subscribers.
-//! Followed streams are different: they are read in batches only when the queue has room, so a
-//! long catch-up is paced by the client instead of closing it.
+//! Outgoing frames go through a bounded queue (`ws-send-queue` frames, [`Output`]) that the
+//! session task itself writes to the socket, without waiting: whatever the socket takes now
+//! leaves at once, the rest when it is writable again, many frames per write. Pub/sub messages
+//! arrive already framed by the hub (one frame per message and encoding, shared by every
+//! subscriber, see [`super::wire`]) and are copied in as a RESP connection copies its pushes.
+//! The session never waits for room for pub/sub messages: a client whose queue is full is
+//! closed with [`close::TOO_SLOW`], so one slow reader never slows the publisher or other
+//! subscribers. Followed streams are different: they are read in batches only when the queue
+//! has room, so a long catch-up is paced by the client instead of closing it.
 //!
 //! # Following a stream without gap or duplicate
 //! For each followed stream the session remembers the last ID it delivered. It runs
@@ -29,6 +33,7 @@
 use super::close;
 use super::message::{self, answer, Body, Data, Encoding, Entry, ErrorBody, Id, Names, Outgoing, Value};
 use super::token::Grants;
+use super::wire::{self, Gate, Opcode, Output};
 use crate::client::ClientState;
 use crate::cmd;
 use crate::config::WsConfig;
@@ -37,17 +42,15 @@ use crate::pubsub::Format;
 use crate::resp::{Protocol, Reply};
 use crate::server::Shared;
 use bytes::Bytes;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
 /// Most requests a client may queue behind a blocked `group_read`; one more closes it as too
@@ -86,20 +89,17 @@ const REFUSED: &[&str] = &[
     "shutdown",
 ];
 
-/// A message in the send queue. Boxed: tokio's channel allocates its slots 32 at a time for
-/// every connection, idle or not, and a boxed slot is 8 bytes where a `Message` is 56 (this
-/// saves ~1.5 KB per idle connection; the box costs one small allocation per message sent).
-type Queued = Box<Message>;
-
-type Sink = SplitSink<WebSocketStream<TcpStream>, Message>;
-type Source = SplitStream<WebSocketStream<TcpStream>>;
+/// The read side of the connection: tungstenite reads and validates client frames.
+type Source = WebSocketStream<Gate>;
 
 /// How a session ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
     /// Send a close frame with this code and reason.
     Close(u16, &'static str),
-    /// The peer is gone, or closed first.
+    /// The peer closed first with this code (if any): answer with the same code.
+    Echo(Option<u16>),
+    /// The peer is gone.
     Gone,
 }
 
@@ -207,19 +207,12 @@ impl Session {
     }
 
     /// Serves the connection until either side closes it, then forgets the client.
-    pub async fn run(mut self, stream: WebSocketStream<TcpStream>) {
-        let (sink, mut source) = stream.split();
-        let (tx, rx) = mpsc::channel::<Queued>(self.send_queue);
-        let (close_tx, close_rx) = oneshot::channel::<Option<CloseFrame>>();
-        let writer = tokio::spawn(write_loop(sink, rx, close_rx));
-        let end = self.serve(&mut source, &tx).await;
-        let frame = match end {
-            End::Close(code, reason) => Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() }),
-            End::Gone => None,
-        };
-        let _ = close_tx.send(frame);
-        drop(tx);
-        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    pub async fn run(mut self, mut stream: Source) {
+        if let Some(writer) = stream.get_mut().take_writer() {
+            let mut output = Output::new();
+            let end = self.serve(&mut stream, &writer, &mut output).await;
+            finish(writer, output, end).await;
+        }
         {
             let mut keyspace = self.shared.keyspace.lock();
             self.client.watch.clear(&mut keyspace);
@@ -230,7 +223,7 @@ impl Session {
         self.shared.clients.unregister(self.client.id);
     }
 
-    async fn serve(&mut self, source: &mut Source, tx: &mpsc::Sender<Queued>) -> End {
+    async fn serve(&mut self, source: &mut Source, writer: &OwnedWriteHalf, output: &mut Output) -> End {
         let handle = self.client.handle.clone();
         let mut shutdown = self.shared.shutdown_signal();
         let idle = (self.idle_timeout > 0).then(|| Duration::from_secs(self.idle_timeout));
@@ -255,13 +248,18 @@ impl Session {
                     None => std::future::pending().await,
                 }
             };
-            let pump = self.pump;
+            let pump = self.pump && output.frames() < self.send_queue;
+            let unwritten = !output.is_empty();
             let step = tokio::select! {
                 biased;
                 _ = handle.kill.notified() => {
                     return if handle.outbox.overflowed() { End::Close(close::TOO_SLOW, "too slow") } else { End::Close(close::KILLED, "killed") };
                 }
                 _ = shutdown.wait_for(|stopping| *stopping) => return End::Close(close::GOING_AWAY, "server shutting down"),
+                writable = writer.writable(), if unwritten => match writable {
+                    Ok(()) => Step::Writable,
+                    Err(_) => return End::Gone,
+                },
                 frame = source.next() => {
                     last_seen = Instant::now();
                     Step::Frame(frame)
@@ -269,10 +267,7 @@ impl Session {
                 served = served, if waiting => Step::Served(served.ok()),
                 reply = group_served, if group_waiting => Step::GroupServed(reply),
                 _ = handle.outbox.ready() => Step::Outbox,
-                permit = tx.reserve(), if pump => match permit {
-                    Ok(permit) => Step::Pump(permit),
-                    Err(_) => return End::Gone,
-                },
+                () = std::future::ready(()), if pump => Step::Pump,
                 _ = ticker.tick() => Step::Tick,
             };
             if !matches!(step, Step::GroupServed(_)) {
@@ -282,78 +277,90 @@ impl Session {
                 Step::GroupServed(reply) => {
                     self.follow_wait = wait;
                     match group {
-                        Some(group) => self.group_served(group, reply, tx),
+                        Some(group) => self.group_served(group, reply, output),
                         None => Ok(()),
                     }
                 }
                 Step::Frame(frame) => {
                     self.follow_wait = wait;
-                    self.on_frame(frame, tx)
+                    self.on_frame(frame, output)
                 }
                 Step::Served(reply) => {
                     self.pump = true;
                     match reply {
-                        Some(reply) => self.deliver_entries(&reply, None, tx),
+                        Some(reply) => self.deliver_entries(&reply, output),
                         None => Ok(()),
                     }
                 }
                 Step::Outbox => {
                     self.follow_wait = wait;
-                    self.deliver_pubsub(tx)
+                    self.deliver_pubsub(output)
                 }
-                Step::Pump(permit) => {
+                Step::Pump => {
                     drop(wait);
-                    self.pump_streams(permit, tx)
+                    self.pump_streams(output)
+                }
+                Step::Writable => {
+                    self.follow_wait = wait;
+                    Ok(())
                 }
                 Step::Tick => {
                     self.follow_wait = wait;
                     if idle.is_some_and(|idle| last_seen.elapsed() > idle) {
                         return End::Close(close::IDLE, "idle timeout");
                     }
-                    self.queue(tx, Message::Ping(Bytes::new()))
+                    self.queue(output, Opcode::Ping, &[])
                 }
             };
             if let Err(end) = result {
                 return end;
             }
-        }
-    }
-
-    /// Queues one message without waiting: a full queue means the client is too slow.
-    fn queue(&self, tx: &mpsc::Sender<Queued>, message: Message) -> Result<(), End> {
-        match tx.try_send(Box::new(message)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.shared.stats.client_output_buffer_limit_disconnections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Err(End::Close(close::TOO_SLOW, "too slow"))
+            if output.write_now(writer).is_err() {
+                return End::Gone;
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(End::Gone),
         }
     }
 
-    fn frame(&self, out: &Outgoing) -> Result<Message, End> {
-        match message::encode(self.encoding, out) {
-            Ok(bytes) => Ok(match self.encoding {
-                Encoding::Json => Message::Text(String::from_utf8(bytes).unwrap_or_default().into()),
-                Encoding::MsgPack => Message::Binary(bytes.into()),
-            }),
-            Err(_) => Err(End::Close(close::INTERNAL, "encoding failed")),
+    /// Queues one frame without waiting: a full queue means the client is too slow.
+    fn queue(&self, output: &mut Output, opcode: Opcode, payload: &[u8]) -> Result<(), End> {
+        if output.frames() >= self.send_queue {
+            return Err(self.too_slow());
+        }
+        output.push(opcode, payload);
+        Ok(())
+    }
+
+    /// Counts a client closed for not reading; the end to give it.
+    fn too_slow(&self) -> End {
+        self.shared.stats.client_output_buffer_limit_disconnections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        End::Close(close::TOO_SLOW, "too slow")
+    }
+
+    /// The frame type this session's messages go in.
+    fn opcode(&self) -> Opcode {
+        match self.encoding {
+            Encoding::Json => Opcode::Text,
+            Encoding::MsgPack => Opcode::Binary,
         }
     }
 
-    fn send(&self, tx: &mpsc::Sender<Queued>, out: &Outgoing) -> Result<(), End> {
-        let message = match self.frame(out) {
-            Ok(message) => message,
+    fn frame(&self, out: &Outgoing) -> Result<Vec<u8>, End> {
+        message::encode(self.encoding, out).map_err(|_| End::Close(close::INTERNAL, "encoding failed"))
+    }
+
+    fn send(&self, output: &mut Output, out: &Outgoing) -> Result<(), End> {
+        let payload = match self.frame(out) {
+            Ok(payload) => payload,
             // A result that cannot be encoded (a map with array keys in JSON) is an error reply.
             Err(_) => match out {
                 Outgoing::Reply { id, .. } => self.frame(&Outgoing::error(id.clone(), ErrorBody::new("ERR", "the reply cannot be encoded")))?,
                 _ => return Ok(()),
             },
         };
-        self.queue(tx, message)
+        self.queue(output, self.opcode(), &payload)
     }
 
-    fn on_frame(&mut self, frame: Option<Result<Message, WsError>>, tx: &mpsc::Sender<Queued>) -> Result<(), End> {
+    fn on_frame(&mut self, frame: Option<Result<Message, WsError>>, output: &mut Output) -> Result<(), End> {
         let message = match frame {
             None => return Err(End::Gone),
             Some(Ok(message)) => message,
@@ -364,8 +371,13 @@ impl Session {
         let decoded = match &message {
             Message::Text(text) => message::decode(Encoding::Json, text.as_bytes()),
             Message::Binary(bytes) => message::decode(Encoding::MsgPack, bytes),
-            Message::Close(_) => return Err(End::Gone),
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Ok(()),
+            Message::Close(frame) => return Err(End::Echo(frame.as_ref().map(|f| u16::from(f.code)))),
+            // tungstenite's own pong went nowhere (see `wire::Gate`): answer here, in order.
+            Message::Ping(data) => {
+                output.push(Opcode::Pong, data);
+                return Ok(());
+            }
+            Message::Pong(_) | Message::Frame(_) => return Ok(()),
         };
         let request = decoded.map_err(|e| (e.id, e.message));
         if self.group_wait.is_some() {
@@ -375,11 +387,11 @@ impl Session {
             self.deferred.push_back(request);
             return Ok(());
         }
-        self.handle_request(request, tx)
+        self.handle_request(request, output)
     }
 
     /// Answers one request, unless it blocks (a `group_read` with `block`).
-    fn handle_request(&mut self, request: Deferred, tx: &mpsc::Sender<Queued>) -> Result<(), End> {
+    fn handle_request(&mut self, request: Deferred, output: &mut Output) -> Result<(), End> {
         let out = match request {
             Ok((id, body)) => match self.request(id, body) {
                 Some(out) => out,
@@ -387,12 +399,12 @@ impl Session {
             },
             Err((id, message)) => Outgoing::error(id, ErrorBody::new("BADREQUEST", message)),
         };
-        self.send(tx, &out)
+        self.send(output, &out)
     }
 
     /// Replies to the blocked `group_read` (entries, or `[]` on timeout), then runs the requests
     /// that waited behind it.
-    fn group_served(&mut self, group: GroupWait, reply: Option<Reply>, tx: &mpsc::Sender<Queued>) -> Result<(), End> {
+    fn group_served(&mut self, group: GroupWait, reply: Option<Reply>, output: &mut Output) -> Result<(), End> {
         let reply = match reply {
             Some(reply) => reply,
             None => {
@@ -412,10 +424,10 @@ impl Session {
             Answer::Reply(reply) => answer(group.id, reply),
             Answer::Blocked => return Ok(()),
         };
-        self.send(tx, &out)?;
+        self.send(output, &out)?;
         while self.group_wait.is_none() {
             let Some(request) = self.deferred.pop_front() else { break };
-            self.handle_request(request, tx)?;
+            self.handle_request(request, output)?;
         }
         Ok(())
     }
@@ -653,7 +665,8 @@ impl Session {
     }
 
     /// Reads the followed streams from their last delivered IDs; blocks when there is nothing.
-    fn pump_streams(&mut self, permit: mpsc::Permit<'_, Queued>, tx: &mpsc::Sender<Queued>) -> Result<(), End> {
+    /// Called only while the send queue has room.
+    fn pump_streams(&mut self, output: &mut Output) -> Result<(), End> {
         self.pump = false;
         if self.follows.is_empty() {
             return Ok(());
@@ -683,118 +696,79 @@ impl Session {
         if let Reply::Error(text) = &reply {
             // The followed keys cannot be read (one holds another type): stop following them.
             self.follows.clear();
-            let message = self.frame(&Outgoing::error(None, ErrorBody::from_redis(text)))?;
-            permit.send(Box::new(message));
-            return Ok(());
+            return self.send(output, &Outgoing::error(None, ErrorBody::from_redis(text)));
         }
         if self.follow_wait.is_none() {
             self.pump = true;
         }
-        self.deliver_entries(&reply, Some(permit), tx)
+        self.deliver_entries(&reply, output)
     }
 
     /// Sends the entries of an XREAD reply as `entries` events and advances the followed IDs.
-    fn deliver_entries(&mut self, reply: &Reply, mut permit: Option<mpsc::Permit<'_, Queued>>, tx: &mpsc::Sender<Queued>) -> Result<(), End> {
+    fn deliver_entries(&mut self, reply: &Reply, output: &mut Output) -> Result<(), End> {
         for (stream, entries) in message::streams_from_reply(reply) {
             let Some(last) = entries.last() else { continue };
             let Some(slot) = self.follows.get_mut(&stream) else { continue };
             *slot = Bytes::from(last.id.clone());
-            let message = self.frame(&Outgoing::Entries { stream: Data(stream), entries })?;
-            match permit.take() {
-                Some(permit) => permit.send(Box::new(message)),
-                None => self.queue(tx, message)?,
-            }
+            let payload = self.frame(&Outgoing::Entries { stream: Data(stream), entries })?;
+            self.queue(output, self.opcode(), &payload)?;
         }
         Ok(())
     }
 
     /// Moves the pub/sub messages waiting in the outbox to the send queue. The hub queued them
-    /// already encoded for this session's encoding, one event per frame, and shares those
-    /// bytes with every subscriber of the same encoding: nothing is encoded or copied here.
-    fn deliver_pubsub(&mut self, tx: &mpsc::Sender<Queued>) -> Result<(), End> {
-        let mut frames = Vec::new();
-        self.client.handle.outbox.take_frames(&mut frames);
-        for frame in frames {
-            if frame.is_empty() {
-                continue;
+    /// as complete frames in this session's encoding, the same bytes for every subscriber of
+    /// that encoding: they are copied in, nothing is encoded here.
+    fn deliver_pubsub(&mut self, output: &mut Output) -> Result<(), End> {
+        let mut full = false;
+        let send_queue = self.send_queue;
+        self.client.handle.outbox.drain_frames(|frame| {
+            if frame.is_empty() || full {
+                return;
             }
-            let message = match self.encoding {
-                // The hub encoded it with serde_json: valid UTF-8 (checked again, cheaply, since
-                // tungstenite's unchecked constructor is `unsafe`).
-                Encoding::Json => match Utf8Bytes::try_from(frame) {
-                    Ok(text) => Message::Text(text),
-                    Err(_) => continue,
-                },
-                Encoding::MsgPack => Message::Binary(frame),
-            };
-            self.queue(tx, message)?;
+            if output.frames() >= send_queue {
+                full = true;
+            } else {
+                output.push_framed(frame);
+            }
+        });
+        if full {
+            return Err(self.too_slow());
         }
         Ok(())
     }
 }
 
 /// What woke the session.
-enum Step<'a> {
+enum Step {
     Frame(Option<Result<Message, WsError>>),
     Served(Option<Reply>),
     /// The blocked `group_read` got its reply, or (`None`) timed out.
     GroupServed(Option<Reply>),
     Outbox,
-    Pump(mpsc::Permit<'a, Queued>),
+    /// The send queue has room and the followed streams want reading.
+    Pump,
+    /// The socket takes more of the send queue.
+    Writable,
     Tick,
 }
 
-/// Writes queued messages, several per flush, until the session sends its close frame.
-async fn write_loop(mut sink: Sink, mut rx: mpsc::Receiver<Queued>, mut close_rx: oneshot::Receiver<Option<CloseFrame>>) {
-    loop {
-        let next = tokio::select! {
-            biased;
-            close = &mut close_rx => {
-                finish(&mut sink, close.ok().flatten()).await;
-                return;
-            }
-            next = rx.recv() => next,
-        };
-        let Some(first) = next else {
-            let close = close_rx.await.ok().flatten();
-            finish(&mut sink, close).await;
-            return;
-        };
-        let written = {
-            let write = async {
-                sink.feed(*first).await?;
-                for _ in 0..64 {
-                    match rx.try_recv() {
-                        Ok(message) => sink.feed(*message).await?,
-                        Err(_) => break,
-                    }
-                }
-                sink.flush().await
-            };
-            tokio::select! {
-                biased;
-                close = &mut close_rx => Err(close.ok().flatten()),
-                written = write => Ok(written.is_ok()),
-            }
-        };
-        match written {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(close) => {
-                finish(&mut sink, close).await;
-                return;
-            }
-        }
+/// Ends the connection: drops the frames not started yet, sends the close frame if there is
+/// one, and closes the socket (bounded: a peer that stopped reading cannot hold the task).
+async fn finish(mut writer: OwnedWriteHalf, mut output: Output, end: End) {
+    output.discard_unstarted();
+    match end {
+        End::Close(code, reason) => output.push(Opcode::Close, &wire::close_payload(code, reason)),
+        End::Echo(Some(code)) => output.push(Opcode::Close, &code.to_be_bytes()),
+        End::Echo(None) => output.push(Opcode::Close, &[]),
+        End::Gone => {}
     }
-}
-
-/// Sends the close frame (bounded: a peer that stopped reading cannot hold the task).
-async fn finish(sink: &mut Sink, frame: Option<CloseFrame>) {
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        if frame.is_some() {
-            sink.send(Message::Close(frame)).await?;
+        while !output.is_empty() {
+            writer.writable().await?;
+            output.write_now(&writer)?;
         }
-        sink.close().await
+        writer.shutdown().await
     })
     .await;
 }

@@ -8,7 +8,8 @@
 //! always candidates.)
 //!
 //! Every message is encoded at most once per [`Format`] in use (RESP2 array, RESP3 push, and
-//! the WebSocket gateway's JSON and MessagePack events, see [`crate::gateway::message`]) and
+//! the WebSocket gateway's JSON and MessagePack events as complete WebSocket frames, see
+//! [`crate::gateway::message`] and [`crate::gateway::wire`]) and
 //! the same [`Bytes`] is queued on each subscriber's [`super::Outbox`].
 
 use super::outbox::{Format, Offer};
@@ -348,17 +349,20 @@ mod tests {
             .iter()
             .map(|c| {
                 let mut out = Vec::new();
-                c.outbox.take_frames(&mut out);
+                c.outbox.drain_frames(|frame| out.push(frame.clone()));
                 assert_eq!(out.len(), 1);
                 out.pop().unwrap_or_default()
             })
             .collect();
         let [json_a, json_b, pack_a, pack_b, resp_a, resp_b] = &frames[..] else { panic!("six frames") };
-        assert_eq!(&json_a[..], br#"{"type":"message","channel":"quotes","data":"ACME 10"}"#);
+        let json = br#"{"type":"message","channel":"quotes","data":"ACME 10"}"#;
+        assert_eq!(json_a[..2], [0x81, json.len() as u8], "a final text frame, unmasked");
+        assert_eq!(&json_a[2..], json);
         assert_eq!(json_a.as_ptr(), json_b.as_ptr(), "one JSON encoding for every JSON subscriber");
         assert_eq!(pack_a.as_ptr(), pack_b.as_ptr(), "one MessagePack encoding");
         assert_eq!(resp_a.as_ptr(), resp_b.as_ptr(), "one RESP2 encoding");
-        assert_eq!(pack_a.first(), Some(&0x83), "a MessagePack map of three");
+        assert_eq!(pack_a.first(), Some(&0x82), "a final binary frame");
+        assert_eq!(pack_a.get(2), Some(&0x83), "a MessagePack map of three");
         assert_eq!(&resp_a[..], b"*3\r\n$7\r\nmessage\r\n$6\r\nquotes\r\n$7\r\nACME 10\r\n");
     }
 

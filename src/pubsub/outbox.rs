@@ -35,9 +35,9 @@ pub enum Format {
     Resp2 = 0,
     /// A RESP3 push.
     Resp3 = 1,
-    /// A WebSocket gateway event in JSON (one frame per message).
+    /// A WebSocket gateway event in JSON: a complete text frame, header included.
     Json = 2,
-    /// A WebSocket gateway event in MessagePack (one frame per message).
+    /// A WebSocket gateway event in MessagePack: a complete binary frame, header included.
     MsgPack = 3,
 }
 
@@ -153,15 +153,18 @@ impl Outbox {
         moved
     }
 
-    /// Moves every queued frame, as it is (each one message), to the end of `out`: what a
-    /// WebSocket session sends one frame per message, without copying.
-    pub fn take_frames(&self, out: &mut Vec<Bytes>) -> usize {
+    /// Hands every queued frame, one message each, to `each` (under the outbox's lock, so
+    /// `each` only copies), then empties the queue: what a WebSocket session uses, since it
+    /// counts its send queue in messages. Returns how many bytes were taken.
+    pub fn drain_frames(&self, mut each: impl FnMut(&Bytes)) -> usize {
         if self.pending.load(Ordering::Relaxed) == 0 {
             return 0;
         }
         let mut state = self.state.lock();
         let moved = state.queued;
-        out.append(&mut state.frames);
+        for frame in state.frames.drain(..) {
+            each(&frame);
+        }
         state.queued = 0;
         self.pending.store(state.in_flight, Ordering::Relaxed);
         moved
