@@ -2,7 +2,7 @@
 
 use super::Value;
 use bytes::Bytes;
-use super::segmented::SegmentedMap;
+use super::ordered::OrderedTable;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,28 +19,59 @@ pub struct Entry {
     pub last_access_ms: u64,
 }
 
-/// Keys whose hashes collide share a bucket; with a 64-bit keyed hash that is rare, so the
-/// common case holds one entry without a second allocation.
-#[derive(Debug)]
-enum Bucket {
-    One(Bytes, Entry),
-    Many(Vec<(Bytes, Entry)>),
+/// The longest key name stored inline in its node, without an allocation of its own.
+const INLINE_KEY: usize = 22;
+
+/// A key's name as the index stores it: inline up to [`INLINE_KEY`] bytes (most keys), else in
+/// one exact-size allocation. 24 bytes either way, against `Bytes`' 32-byte header plus a
+/// separate allocation.
+#[derive(Debug, Clone)]
+enum KeyName {
+    Inline { len: u8, bytes: [u8; INLINE_KEY] },
+    Heap(Box<[u8]>),
 }
 
-impl Bucket {
-    fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> {
-        let (one, many) = match self {
-            Bucket::One(k, e) => (Some((k, e)), None),
-            Bucket::Many(v) => (None, Some(v.iter().map(|(k, e)| (k, e)))),
-        };
-        one.into_iter().chain(many.into_iter().flatten())
+impl KeyName {
+    fn new(key: &[u8]) -> KeyName {
+        let mut bytes = [0u8; INLINE_KEY];
+        match bytes.get_mut(..key.len()) {
+            Some(prefix) => {
+                prefix.copy_from_slice(key);
+                KeyName::Inline { len: key.len() as u8, bytes }
+            }
+            None => KeyName::Heap(key.into()),
+        }
     }
 
-    fn find_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+    fn as_bytes(&self) -> &[u8] {
         match self {
-            Bucket::One(k, e) => (k.as_ref() == key).then_some(e),
-            Bucket::Many(v) => v.iter_mut().find(|(k, _)| k.as_ref() == key).map(|(_, e)| e),
+            KeyName::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            KeyName::Heap(bytes) => bytes,
         }
+    }
+
+    fn to_bytes(&self) -> Bytes {
+        Bytes::copy_from_slice(self.as_bytes())
+    }
+}
+
+/// What a key costs in the index (see [`super::memory`]): its node, its name's own block when
+/// too long to sit inline, and its 8-byte slot at a load of 2/3.
+pub fn index_bytes(key: &[u8]) -> usize {
+    let name = if key.len() > INLINE_KEY { super::memory::heap_block(key.len()) } else { 0 };
+    std::mem::size_of::<Node>() + name + 12
+}
+
+/// One key in the index: its name and its entry, in one arena node.
+#[derive(Debug)]
+struct Node {
+    key: KeyName,
+    entry: Entry,
+}
+
+impl Node {
+    fn is(key: &[u8]) -> impl Fn(&Node) -> bool + '_ {
+        move |node| node.key.as_bytes() == key
     }
 }
 
@@ -71,7 +102,7 @@ pub struct NoSuchKey;
 /// How many random probes [`Db::random_key`] makes before reclaiming every due key instead.
 const RANDOM_KEY_PROBES: usize = 100;
 
-/// A SCAN page visits at most this many buckets per key asked for, so a stretch of expired keys
+/// A SCAN page visits at most this many keys per key asked for, so a stretch of expired keys
 /// cannot make one call run long (Redis bounds its scan the same way).
 const SCAN_VISITS_PER_KEY: usize = 10;
 
@@ -97,11 +128,10 @@ pub type WatchFlag = Arc<AtomicBool>;
 /// One database.
 #[derive(Debug, Default)]
 pub struct Db {
-    /// Entries by key hash (see the module docs for why ordered).
-    buckets: SegmentedMap<Bucket>,
+    /// Keys by hash, in hash order (see [`super::ordered`] for why ordered).
+    index: OrderedTable<Node>,
     /// `(deadline ms, key)` for every key with a TTL.
     deadlines: BTreeSet<(u64, Bytes)>,
-    len: usize,
     /// Clients watching each key, raised by [`Db::touch`].
     watchers: HashMap<Bytes, Vec<WatchFlag>>,
     /// Keys removed because they expired, awaiting their `expired` notification.
@@ -159,12 +189,12 @@ impl Db {
     /// How many keys the database holds (including expired keys not yet reclaimed, as Redis's
     /// DBSIZE does).
     pub fn len(&self) -> usize {
-        self.len
+        self.index.len()
     }
 
     /// Whether the database holds no keys.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.index.is_empty()
     }
 
     /// How many keys have a TTL.
@@ -173,7 +203,7 @@ impl Db {
     }
 
     fn raw_get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.buckets.get_mut(key_hash(key))?.find_mut(key)
+        self.index.get_mut(key_hash(key), Node::is(key)).map(|node| &mut node.entry)
     }
 
     /// Removes `key` if its deadline has passed. Returns whether it did.
@@ -182,7 +212,7 @@ impl Db {
         if self.deadlines.is_empty() {
             return false;
         }
-        let due = matches!(self.raw_get_mut(key), Some(Entry { expires_at: Some(t), .. }) if *t <= now_ms);
+        let due = self.index.get(key_hash(key), Node::is(key)).is_some_and(|node| node.entry.expires_at.is_some_and(|t| t <= now_ms));
         if due {
             self.remove(key);
             self.expired.push(Bytes::copy_from_slice(key));
@@ -231,7 +261,7 @@ impl Db {
             return;
         }
         let hash = key_hash(key);
-        let Some(slot) = self.buckets.get_mut(hash).and_then(|bucket| bucket.find_mut(key)) else {
+        let Some(slot) = self.index.get_mut(hash, Node::is(key)).map(|node| &mut node.entry) else {
             self.insert_new(hash, Bytes::copy_from_slice(key), entry);
             return;
         };
@@ -261,7 +291,7 @@ impl Db {
         }
         let hash = key_hash(&key);
         // Overwriting a key replaces the entry in place: one index walk.
-        if let Some(slot) = self.buckets.get_mut(hash).and_then(|bucket| bucket.find_mut(&key)) {
+        if let Some(slot) = self.index.get_mut(hash, Node::is(&key)).map(|node| &mut node.entry) {
             let new_deadline = entry.expires_at;
             let old = std::mem::replace(slot, entry);
             if let Some(deadline) = new_deadline {
@@ -286,19 +316,7 @@ impl Db {
         }
         self.touch(&key);
         self.signal_ready(&key);
-        self.len += 1;
-        match self.buckets.remove(hash) {
-            None => {
-                self.buckets.insert(hash, Bucket::One(key, entry));
-            }
-            Some(Bucket::One(k, e)) => {
-                self.buckets.insert(hash, Bucket::Many(vec![(k, e), (key, entry)]));
-            }
-            Some(Bucket::Many(mut v)) => {
-                v.push((key, entry));
-                self.buckets.insert(hash, Bucket::Many(v));
-            }
-        }
+        self.index.insert(hash, Node { key: KeyName::new(&key), entry });
     }
 
     /// Replaces the value of `key`, keeping its TTL (SET KEEPTTL, SETRANGE on a new key, ...).
@@ -310,38 +328,16 @@ impl Db {
     /// Removes `key`, live or expired. Returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let hash = key_hash(key);
-        // Look before taking the bucket out, so a miss costs one walk and no reinsert.
-        self.buckets.get_mut(hash)?.find_mut(key)?;
-        let removed = match self.buckets.remove(hash)? {
-            Bucket::One(k, e) if k.as_ref() == key => Some((k, e)),
-            one @ Bucket::One(..) => {
-                self.buckets.insert(hash, one);
-                None
-            }
-            Bucket::Many(mut v) => {
-                let found = v.iter().position(|(k, _)| k.as_ref() == key).map(|i| v.swap_remove(i));
-                let rest = if v.len() == 1 {
-                    v.pop().map(|(k, e)| Bucket::One(k, e))
-                } else {
-                    Some(Bucket::Many(v))
-                };
-                if let Some(rest) = rest {
-                    self.buckets.insert(hash, rest);
-                }
-                found
-            }
-        };
-        let (key, entry) = removed?;
+        let Node { entry, .. } = self.index.remove(hash, Node::is(key))?;
         if matches!(entry.value, Value::Stream(_)) {
-            self.note_stream(StreamChange::Removed(key.clone()));
+            self.note_stream(StreamChange::Removed(Bytes::copy_from_slice(key)));
         }
         if let Some(deadline) = entry.expires_at {
-            self.deadlines.remove(&(deadline, key.clone()));
+            self.deadlines.remove(&(deadline, Bytes::copy_from_slice(key)));
         }
-        self.len -= 1;
-        self.touch(&key);
+        self.touch(key);
         // Waiters that must learn the key is gone (XREADGROUP) are woken by this signal.
-        self.signal_ready(&key);
+        self.signal_ready(key);
         Some(entry)
     }
 
@@ -456,9 +452,8 @@ impl Db {
                 self.touch(&key);
             }
         }
-        self.buckets.clear();
+        self.index.clear();
         self.deadlines.clear();
-        self.len = 0;
         if let Some(changes) = &mut self.stream_changes {
             changes.clear();
             changes.push(StreamChange::Flushed);
@@ -476,26 +471,21 @@ impl Db {
         let want = count.max(1);
         let max_visits = want.saturating_mul(SCAN_VISITS_PER_KEY);
         let mut keys = Vec::new();
-        let mut next = 0;
         let mut expired = Vec::new();
-        for (visited, (&hash, bucket)) in self.buckets.range_from(cursor).enumerate() {
-            if keys.len() >= want || visited >= max_visits {
-                next = hash;
-                break;
+        let mut visited = 0;
+        let next = self.index.scan(cursor, |node| {
+            if node.entry.expires_at.is_some_and(|t| t <= now_ms) {
+                expired.push(node.key.to_bytes());
+            } else {
+                keys.push(node.key.to_bytes());
             }
-            for (key, entry) in bucket.iter() {
-                if entry.expires_at.is_some_and(|t| t <= now_ms) {
-                    expired.push(key.clone());
-                } else {
-                    keys.push(key.clone());
-                }
-            }
-        }
+            visited += 1;
+            keys.len() < want && visited < max_visits
+        });
         for key in expired {
             self.expire_if_due(&key, now_ms);
         }
-        // Cursor 0 means "start" and "done". The loop never stops right before hash 0: that is
-        // the very first position, and the loop cannot stop before visiting one position.
+        // Cursor 0 means "start" and "done"; `OrderedTable::scan` returns 0 only at the end.
         ScanPage { cursor: next, keys }
     }
 
@@ -508,23 +498,19 @@ impl Db {
     /// but left for the expiry cycle, so a read-only KEYS does not write.
     pub fn keys_matching(&self, pattern: &[u8], now_ms: u64) -> Vec<Bytes> {
         let everything = pattern == b"*";
-        self.buckets
+        self.index
             .iter()
-            .flat_map(|(_, bucket)| bucket.iter())
-            .filter(|(_, entry)| entry.expires_at.is_none_or(|t| t > now_ms))
-            .filter(|(key, _)| everything || crate::glob::matches(pattern, key))
-            .map(|(key, _)| key.clone())
+            .map(|(_, node)| node)
+            .filter(|node| node.entry.expires_at.is_none_or(|t| t > now_ms))
+            .filter(|node| everything || crate::glob::matches(pattern, node.key.as_bytes()))
+            .map(|node| node.key.to_bytes())
             .collect()
     }
 
     /// Some key, expired or not, near a random position; `None` if the database is empty.
     fn any_key_near_random_position(&self) -> Option<Bytes> {
         let start: u64 = rand::random();
-        self.buckets
-            .range_from(start)
-            .next()
-            .or_else(|| self.buckets.iter().next())
-            .and_then(|(_, bucket)| bucket.iter().next().map(|(k, _)| k.clone()))
+        self.index.range_from(start).next().or_else(|| self.index.iter().next()).map(|(_, node)| node.key.to_bytes())
     }
 
     /// A random live key, or `None` if the database holds none.

@@ -11,8 +11,9 @@
 //!   entries at the average fill of a B-tree node ([`btree_bytes`]);
 //! - a byte string shared by two structures (a sorted set's map and skip list) is counted once,
 //!   plus the shared header the `bytes` crate allocates for it;
-//! - the key costs its name's block plus its slot in the keyspace index (the entry inline in a
-//!   B-tree node, with the value's fixed part).
+//! - the key costs its node in the keyspace index's arena (name up to 22 bytes inline, entry
+//!   and the value's fixed part), its name's block when longer, and its 8-byte slot at the
+//!   index's mid-range load of 2/3 ([`super::db::index_bytes`]).
 //!
 //! It does not count allocator fragmentation or the keyspace index's own growth steps, so RSS
 //! grows a little faster than the sum of the estimates. Like Redis's `MEMORY USAGE`, large
@@ -62,7 +63,7 @@ pub fn bytes_block(bytes: &Bytes) -> usize {
 
 /// The bytes a key's name and its slot in the keyspace take.
 pub fn key_bytes(key: &[u8]) -> usize {
-    heap_block(key.len()) + (std::mem::size_of::<(u64, Bytes, super::db::Entry)>() * 11).div_ceil(7)
+    super::db::index_bytes(key)
 }
 
 /// The heap bytes a value holds beyond its fixed part (which [`key_bytes`] counts).

@@ -11,7 +11,7 @@
 //! visits exactly the keys that are due, in order, without sampling.
 
 mod db;
-mod segmented;
+mod ordered;
 pub mod expire;
 pub mod hash;
 pub mod list;
