@@ -132,7 +132,13 @@ proptest! {
             prop_assert_eq!(as_vec(zset.slice(interval, false, 0, None)), want.clone());
             let mut reversed = want.clone();
             reversed.reverse();
-            prop_assert_eq!(as_vec(zset.slice(interval, true, 1, Some(2))), reversed.into_iter().skip(1).take(2).collect::<Vec<_>>());
+            prop_assert_eq!(as_vec(zset.slice(interval, true, 1, Some(2))), reversed.clone().into_iter().skip(1).take(2).collect::<Vec<_>>());
+            // The one-walk path ZRANGE BYSCORE uses, with offsets and limits both ways.
+            for (offset, limit) in [(0, None), (0, Some(0)), (0, Some(2)), (1, Some(2)), (3, None), (40, None)] {
+                let take = limit.unwrap_or(usize::MAX);
+                prop_assert_eq!(as_vec(zset.select_range(&range, false, offset, limit)), want.iter().skip(offset).take(take).cloned().collect::<Vec<_>>());
+                prop_assert_eq!(as_vec(zset.select_range(&range, true, offset, limit)), reversed.iter().skip(offset).take(take).cloned().collect::<Vec<_>>());
+            }
         }
         // A lex range over a model where every score is equal.
         let mut flat = ZSet::new(limits, 0, 0);
@@ -143,6 +149,10 @@ proptest! {
         let range = Range::Lex(LexBound::Member(Bytes::from(from.clone()), true), LexBound::Max);
         let want: Vec<Vec<u8>> = model.keys().filter(|m| **m > from).cloned().collect();
         let got: Vec<Vec<u8>> = flat.slice(flat.rank_interval(&range), false, 0, None).into_iter().map(|(m, _)| m.to_vec()).collect();
-        prop_assert_eq!(got, want);
+        prop_assert_eq!(got, want.clone());
+        let got: Vec<Vec<u8>> = flat.select_range(&range, false, 1, Some(3)).into_iter().map(|(m, _)| m.to_vec()).collect();
+        prop_assert_eq!(got, want.iter().skip(1).take(3).cloned().collect::<Vec<_>>());
+        let got: Vec<Vec<u8>> = flat.select_range(&range, true, 0, None).into_iter().map(|(m, _)| m.to_vec()).collect();
+        prop_assert_eq!(got, want.iter().rev().cloned().collect::<Vec<_>>());
     }
 }

@@ -514,7 +514,7 @@ fn select(zset: &ZSet, request: &RangeRequest) -> Vec<(Bytes, f64)> {
                 return Vec::new();
             }
             let limit = if request.limit < 0 { None } else { Some(to_usize(request.limit)) };
-            zset.slice(zset.rank_interval(range), request.rev, to_usize(request.offset), limit)
+            zset.select_range(range, request.rev, to_usize(request.offset), limit)
         }
     }
 }

@@ -7,8 +7,9 @@
 //!   `zset-max-listpack-entries` members of at most `zset-max-listpack-value` bytes. Every
 //!   operation is a linear walk, cheaper than pointer chasing for the ~128 short entries it
 //!   holds, and a member costs its bytes plus 9 or 10, with no allocation of its own.
-//! - `skiplist` (large): a member → score `HashMap` (O(1) `ZSCORE`, `ZADD` conflict checks)
-//!   beside a [`SkipList`] ordered by `(score, member bytes)`.
+//! - `skiplist` (large): a [`SkipList`] ordered by `(score, member bytes)` with a member
+//!   index beside it (O(1) `ZSCORE`, `ZADD` conflict checks) that stores node numbers, not
+//!   members: each member is stored once, in its node.
 //!
 //! A compact set that would outgrow either limit turns into the large form before the write
 //! and never goes back, except for a freshly built `*STORE` result, which takes the form its
@@ -27,8 +28,14 @@
 //! drive (`tests/zset_model.rs`). It is the structure Redis uses, so iteration order and
 //! tie-breaking match it exactly.
 //!
-//! Nodes live in an arena (`Vec<Node>` with a free list) and link by index, so there is no
-//! `unsafe` and no reference counting.
+//! Nodes live in a chunked arena (chunks of 1024 nodes, free slots chained) and link by `u32`
+//! index, so there is no `unsafe` and no reference counting. A node is 40 bytes: score,
+//! backward link, the level-0 link inline (its span is always 1), and one heap block holding
+//! the member followed by the `(forward, span)` pairs of its higher levels. Heights are drawn
+//! as in Redis (one more level with probability 1/4, at most 32), from one xorshift draw. The
+//! index is a `hashbrown::HashTable<u32>` of node numbers hashed (foldhash, seeded per set) by
+//! the member bytes they hold. For a 19-byte member that is about 40 + 24 + 8 (levels, on
+//! average) + 6 (index) bytes per element, against ~128 for Redis's skiplist + dict.
 //!
 //! # Encoding names
 //! `OBJECT ENCODING` answers `listpack` for the compact form and `skiplist` for the large one:
@@ -37,16 +44,23 @@
 
 use super::varint::{read_varint, write_varint};
 use bytes::Bytes;
-use std::collections::HashMap;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
 
 /// Most levels a node may have (enough for 2^64 elements at p = 1/4).
 const MAX_LEVEL: usize = 32;
-/// Probability of a node reaching the next level, as in Redis.
-const LEVEL_P: f64 = 0.25;
 /// The "no node" link.
-const NIL: usize = usize::MAX;
+const NIL: u32 = u32::MAX;
 /// Index of the head sentinel in the arena.
-const HEAD: usize = 0;
+const HEAD: u32 = 0;
+/// Nodes per arena chunk, as a power of two: past the first chunk (which grows by doubling, so
+/// a set just converted from the compact form stays small) the arena grows a whole chunk at a
+/// time and never moves or over-reserves more than one chunk.
+const CHUNK_BITS: u32 = 10;
+/// Nodes per arena chunk.
+const CHUNK: usize = 1 << CHUNK_BITS;
+/// Bytes of one level above 0 in a node's data: forward (u32 LE), then span (u32 LE).
+const LEVEL_BYTES: usize = 8;
 
 /// When a small sorted set stops being reported as `listpack` (`zset-max-listpack-*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,28 +77,103 @@ impl Default for ZSetLimits {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Level {
-    forward: usize,
-    span: usize,
-}
-
+/// One element: 40 bytes in the arena plus one heap block holding the member and the links
+/// above level 0 (three nodes in four have none).
 #[derive(Debug, Clone)]
 struct Node {
-    member: Bytes,
     score: f64,
-    backward: usize,
-    levels: Vec<Level>,
+    /// The previous node at level 0 (`NIL` for the first).
+    backward: u32,
+    /// The level-0 link, whose span is always 1; for a free slot, the next free slot.
+    forward0: u32,
+    member_len: u32,
+    /// The member's bytes, then one `(forward, span)` pair per level above 0.
+    data: Box<[u8]>,
 }
 
-/// A skip list of `(score, member)` with spans, ordered by score then member bytes.
+/// A little-endian `u32` at `at` (`NIL` past the end, which never happens for a valid level).
+fn read_u32(data: &[u8], at: usize) -> u32 {
+    data.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(NIL, u32::from_le_bytes)
+}
+
+fn write_u32(data: &mut [u8], at: usize, value: u32) {
+    if let Some(b) = data.get_mut(at..at + 4) {
+        b.copy_from_slice(&value.to_le_bytes());
+    }
+}
+
+/// A count or rank as stored in a span (`u32`: the arena cannot hold more nodes).
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl Node {
+    fn new(score: f64, member: &[u8], height: usize) -> Node {
+        let mut data = Vec::with_capacity(member.len() + (height - 1) * LEVEL_BYTES);
+        data.extend_from_slice(member);
+        for _ in 1..height {
+            data.extend_from_slice(&NIL.to_le_bytes());
+            data.extend_from_slice(&0u32.to_le_bytes());
+        }
+        Node { score, backward: NIL, forward0: NIL, member_len: to_u32(member.len()), data: data.into_boxed_slice() }
+    }
+
+    fn member(&self) -> &[u8] {
+        self.data.get(..self.member_len as usize).unwrap_or_default()
+    }
+
+    fn height(&self) -> usize {
+        (self.data.len() - self.member_len as usize) / LEVEL_BYTES + 1
+    }
+
+    /// The `(forward, span)` link at `level`.
+    fn link(&self, level: usize) -> (u32, usize) {
+        if level == 0 {
+            return (self.forward0, 1);
+        }
+        let at = self.member_len as usize + (level - 1) * LEVEL_BYTES;
+        (read_u32(&self.data, at), read_u32(&self.data, at + 4) as usize)
+    }
+
+    fn set_link(&mut self, level: usize, forward: u32, span: usize) {
+        if level == 0 {
+            self.forward0 = forward;
+            return;
+        }
+        let at = self.member_len as usize + (level - 1) * LEVEL_BYTES;
+        write_u32(&mut self.data, at, forward);
+        write_u32(&mut self.data, at + 4, to_u32(span));
+    }
+
+    fn set_span(&mut self, level: usize, span: usize) {
+        if level > 0 {
+            let at = self.member_len as usize + (level - 1) * LEVEL_BYTES + 4;
+            write_u32(&mut self.data, at, to_u32(span));
+        }
+    }
+}
+
+/// Whether `(a_score, a_member)` sorts before `(b_score, b_member)`.
+fn sorts_before(a_score: f64, a_member: &[u8], b_score: f64, b_member: &[u8]) -> bool {
+    a_score < b_score || (a_score == b_score && a_member < b_member)
+}
+
+/// A skip list of `(score, member)` with spans, ordered by score then member bytes, with a
+/// member index beside it: the large sorted set in one structure that stores each member once.
 #[derive(Debug, Clone)]
 pub struct SkipList {
-    nodes: Vec<Node>,
-    free: Vec<usize>,
-    tail: usize,
+    /// The node arena; node `i` is `chunks[i >> CHUNK_BITS][i % CHUNK]`, node 0 the head.
+    chunks: Vec<Vec<Node>>,
+    /// The first free slot (freed slots chain through `forward0`), or `NIL`.
+    free: u32,
+    tail: u32,
     level: usize,
     len: usize,
+    /// Node indices, hashed by their member's bytes (which live in the node only).
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    /// State of the xorshift generator that draws node heights.
+    rng: u64,
 }
 
 impl Default for SkipList {
@@ -93,11 +182,30 @@ impl Default for SkipList {
     }
 }
 
+/// The node at `i` in `chunks` (a free function so the index's hasher can borrow the arena
+/// while the index itself is borrowed mutably).
+fn arena_node(chunks: &[Vec<Node>], i: u32) -> Option<&Node> {
+    chunks.get((i >> CHUNK_BITS) as usize)?.get(i as usize & (CHUNK - 1))
+}
+
+fn arena_member(chunks: &[Vec<Node>], i: u32) -> &[u8] {
+    arena_node(chunks, i).map_or(&[], Node::member)
+}
+
 impl SkipList {
     /// An empty list.
     pub fn new() -> SkipList {
-        let head = Node { member: Bytes::new(), score: 0.0, backward: NIL, levels: vec![Level { forward: NIL, span: 0 }; MAX_LEVEL] };
-        SkipList { nodes: vec![head], free: Vec::new(), tail: NIL, level: 1, len: 0 }
+        let head = Node::new(0.0, &[], MAX_LEVEL);
+        SkipList {
+            chunks: vec![vec![head]],
+            free: NIL,
+            tail: NIL,
+            level: 1,
+            len: 0,
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            rng: rand::random::<u64>() | 1,
+        }
     }
 
     /// How many elements it holds.
@@ -110,60 +218,112 @@ impl SkipList {
         self.len == 0
     }
 
-    fn node(&self, index: usize) -> Option<&Node> {
-        self.nodes.get(index)
+    fn node(&self, i: u32) -> Option<&Node> {
+        arena_node(&self.chunks, i)
     }
 
-    fn forward(&self, index: usize, level: usize) -> usize {
-        self.nodes.get(index).and_then(|n| n.levels.get(level)).map_or(NIL, |l| l.forward)
+    fn node_mut(&mut self, i: u32) -> Option<&mut Node> {
+        self.chunks.get_mut((i >> CHUNK_BITS) as usize)?.get_mut(i as usize & (CHUNK - 1))
     }
 
-    fn span(&self, index: usize, level: usize) -> usize {
-        self.nodes.get(index).and_then(|n| n.levels.get(level)).map_or(0, |l| l.span)
+    fn link(&self, x: u32, level: usize) -> (u32, usize) {
+        self.node(x).map_or((NIL, 0), |n| n.link(level))
     }
 
-    fn set_level(&mut self, index: usize, level: usize, forward: usize, span: usize) {
-        if let Some(l) = self.nodes.get_mut(index).and_then(|n| n.levels.get_mut(level)) {
-            l.forward = forward;
-            l.span = span;
+    fn forward(&self, x: u32, level: usize) -> u32 {
+        self.link(x, level).0
+    }
+
+    fn set_link(&mut self, x: u32, level: usize, forward: u32, span: usize) {
+        if let Some(n) = self.node_mut(x) {
+            n.set_link(level, forward, span);
         }
     }
 
-    fn set_span(&mut self, index: usize, level: usize, span: usize) {
-        if let Some(l) = self.nodes.get_mut(index).and_then(|n| n.levels.get_mut(level)) {
-            l.span = span;
+    fn set_span(&mut self, x: u32, level: usize, span: usize) {
+        if let Some(n) = self.node_mut(x) {
+            n.set_span(level, span);
         }
     }
 
-    fn set_backward(&mut self, index: usize, backward: usize) {
-        if let Some(n) = self.nodes.get_mut(index) {
+    fn set_backward(&mut self, x: u32, backward: u32) {
+        if let Some(n) = self.node_mut(x) {
             n.backward = backward;
         }
     }
 
-    fn random_level() -> usize {
-        let mut level = 1;
-        while level < MAX_LEVEL && rand::random::<f64>() < LEVEL_P {
-            level += 1;
-        }
-        level
+    /// A node height: 1, then one more with probability 1/4 each time (Redis's `ZSKIPLIST_P`),
+    /// at most `MAX_LEVEL`, from one xorshift draw (two bits per level).
+    fn random_level(&mut self) -> usize {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (1 + x.trailing_zeros() as usize / 2).min(MAX_LEVEL)
     }
 
-    /// Inserts `(score, member)`, which must not be present.
-    // `update` and `rank` have MAX_LEVEL slots and every level index is below `self.level`
-    // or the new node's level, both at most MAX_LEVEL: the indexing cannot go out of bounds.
-    #[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
-    pub fn insert(&mut self, score: f64, member: Bytes) {
-        let mut update = [HEAD; MAX_LEVEL];
-        let mut rank = [0usize; MAX_LEVEL];
+    fn hash(&self, member: &[u8]) -> u64 {
+        self.hasher.hash_one(member)
+    }
+
+    /// The node holding `member`.
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let chunks = &self.chunks;
+        self.index.find(self.hash(member), |&i| arena_member(chunks, i) == member).copied()
+    }
+
+    /// The member's score.
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.find(member).and_then(|i| self.node(i)).map(|n| n.score)
+    }
+
+    fn alloc(&mut self, node: Node) -> u32 {
+        if self.free != NIL {
+            let i = self.free;
+            if let Some(slot) = self.node_mut(i) {
+                let next = slot.forward0;
+                *slot = node;
+                self.free = next;
+                return i;
+            }
+        }
+        if self.chunks.last().is_none_or(|c| c.len() >= CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let chunk_index = self.chunks.len() - 1;
+        match self.chunks.last_mut() {
+            Some(chunk) => {
+                chunk.push(node);
+                to_u32((chunk_index << CHUNK_BITS) | (chunk.len() - 1))
+            }
+            None => NIL,
+        }
+    }
+
+    fn release(&mut self, i: u32) {
+        let free = self.free;
+        if let Some(n) = self.node_mut(i) {
+            n.data = Box::default();
+            n.member_len = 0;
+            n.forward0 = free;
+            n.backward = NIL;
+            self.free = i;
+        }
+    }
+
+    /// The last node at each level that sorts before `(score, member)`, and its rank.
+    // `update` and `rank` have MAX_LEVEL slots and `self.level` is at most MAX_LEVEL.
+    #[allow(clippy::indexing_slicing)]
+    fn path(&self, score: f64, member: &[u8], update: &mut [u32; MAX_LEVEL], rank: &mut [usize; MAX_LEVEL]) {
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
             loop {
-                let next = self.forward(x, i);
+                let (next, span) = self.link(x, i);
                 match self.node(next) {
-                    Some(n) if n.score < score || (n.score == score && n.member < member) => {
-                        rank[i] += self.span(x, i);
+                    Some(n) if sorts_before(n.score, n.member(), score, member) => {
+                        rank[i] += span;
                         x = next;
                     }
                     _ => break,
@@ -171,38 +331,35 @@ impl SkipList {
             }
             update[i] = x;
         }
-        let level = Self::random_level();
-        if level > self.level {
-            for i in self.level..level {
+    }
+
+    /// Links node `x` (allocated, unlinked) at its place in the order.
+    // `update` and `rank` have MAX_LEVEL slots and every level index is below `self.level`
+    // or the node's height, both at most MAX_LEVEL: the indexing cannot go out of bounds.
+    #[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
+    fn link_node(&mut self, x: u32) {
+        let Some((score, height)) = self.node(x).map(|n| (n.score, n.height())) else { return };
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = [0usize; MAX_LEVEL];
+        self.path(score, arena_member(&self.chunks, x), &mut update, &mut rank);
+        if height > self.level {
+            for i in self.level..height {
                 rank[i] = 0;
                 update[i] = HEAD;
                 self.set_span(HEAD, i, self.len);
             }
-            self.level = level;
+            self.level = height;
         }
-        let node = Node { member, score, backward: NIL, levels: vec![Level { forward: NIL, span: 0 }; level] };
-        let x = match self.free.pop() {
-            Some(slot) => {
-                if let Some(n) = self.nodes.get_mut(slot) {
-                    *n = node;
-                }
-                slot
-            }
-            None => {
-                self.nodes.push(node);
-                self.nodes.len() - 1
-            }
-        };
-        for i in 0..level {
+        for i in 0..height {
             let prev = update[i];
-            let prev_forward = self.forward(prev, i);
-            let prev_span = self.span(prev, i);
-            self.set_level(x, i, prev_forward, prev_span - (rank[0] - rank[i]));
-            self.set_level(prev, i, x, rank[0] - rank[i] + 1);
+            let (prev_forward, prev_span) = self.link(prev, i);
+            self.set_link(x, i, prev_forward, prev_span - (rank[0] - rank[i]));
+            self.set_link(prev, i, x, rank[0] - rank[i] + 1);
         }
-        for i in level..self.level {
+        for i in height..self.level {
             let prev = update[i];
-            self.set_span(prev, i, self.span(prev, i) + 1);
+            let span = self.link(prev, i).1;
+            self.set_span(prev, i, span + 1);
         }
         self.set_backward(x, if update[0] == HEAD { NIL } else { update[0] });
         let next = self.forward(x, 0);
@@ -214,39 +371,29 @@ impl SkipList {
         self.len += 1;
     }
 
-    /// Removes `(score, member)`; returns whether it was there.
-    // `update` and `rank` have MAX_LEVEL slots and every level index is below `self.level`
-    // or the new node's level, both at most MAX_LEVEL: the indexing cannot go out of bounds.
+    /// Unlinks node `x` from the order (it stays allocated and indexed).
+    // `update` has MAX_LEVEL slots and every level index is below `self.level`.
     #[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
-    pub fn remove(&mut self, score: f64, member: &[u8]) -> bool {
+    fn unlink_node(&mut self, x: u32) {
+        let Some(score) = self.node(x).map(|n| n.score) else { return };
         let mut update = [HEAD; MAX_LEVEL];
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            loop {
-                let next = self.forward(x, i);
-                match self.node(next) {
-                    Some(n) if n.score < score || (n.score == score && n.member.as_ref() < member) => x = next,
-                    _ => break,
-                }
-            }
-            update[i] = x;
-        }
-        let target = self.forward(x, 0);
-        match self.node(target) {
-            Some(n) if n.score == score && n.member.as_ref() == member => {}
-            _ => return false,
+        let mut rank = [0usize; MAX_LEVEL];
+        self.path(score, arena_member(&self.chunks, x), &mut update, &mut rank);
+        if self.forward(update[0], 0) != x {
+            return;
         }
         for i in 0..self.level {
             let prev = update[i];
-            if self.forward(prev, i) == target {
-                let span = self.span(prev, i) + self.span(target, i) - 1;
-                self.set_level(prev, i, self.forward(target, i), span);
+            let (prev_forward, prev_span) = self.link(prev, i);
+            if prev_forward == x {
+                let (x_forward, x_span) = self.link(x, i);
+                self.set_link(prev, i, x_forward, prev_span + x_span - 1);
             } else {
-                self.set_span(prev, i, self.span(prev, i).saturating_sub(1));
+                self.set_span(prev, i, prev_span.saturating_sub(1));
             }
         }
-        let next = self.forward(target, 0);
-        let back = self.node(target).map_or(NIL, |n| n.backward);
+        let next = self.forward(x, 0);
+        let back = self.node(x).map_or(NIL, |n| n.backward);
         if next == NIL {
             self.tail = back;
         } else {
@@ -255,63 +402,111 @@ impl SkipList {
         while self.level > 1 && self.forward(HEAD, self.level - 1) == NIL {
             self.level -= 1;
         }
-        if let Some(n) = self.nodes.get_mut(target) {
-            n.member = Bytes::new();
-            n.levels = Vec::new();
-        }
-        self.free.push(target);
         self.len -= 1;
+    }
+
+    /// Sets the member's score, adding it if new.
+    pub fn add(&mut self, member: &[u8], score: f64) -> AddOutcome {
+        let hash = self.hash(member);
+        let chunks = &self.chunks;
+        let found = self.index.find(hash, |&i| arena_member(chunks, i) == member).copied();
+        match found {
+            Some(x) => {
+                let Some(node) = self.node(x) else { return AddOutcome::Unchanged };
+                if node.score == score {
+                    return AddOutcome::Unchanged;
+                }
+                // Redis's zslUpdateScore: if the node stays between its neighbours, only the
+                // score changes; otherwise it moves, keeping its slot (and index entry).
+                let stays = self.node(node.backward).is_none_or(|b| sorts_before(b.score, b.member(), score, member))
+                    && self.node(node.forward0).is_none_or(|f| sorts_before(score, member, f.score, f.member()));
+                if !stays {
+                    self.unlink_node(x);
+                }
+                if let Some(n) = self.node_mut(x) {
+                    n.score = score;
+                }
+                if !stays {
+                    self.link_node(x);
+                }
+                AddOutcome::Updated
+            }
+            None => {
+                let height = self.random_level();
+                let x = self.alloc(Node::new(score, member, height));
+                self.link_node(x);
+                let chunks = &self.chunks;
+                let hasher = &self.hasher;
+                self.index.insert_unique(hash, x, |&i| hasher.hash_one(arena_member(chunks, i)));
+                AddOutcome::Added
+            }
+        }
+    }
+
+    /// Removes the member; returns whether it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        let hash = self.hash(member);
+        let chunks = &self.chunks;
+        let Ok(entry) = self.index.find_entry(hash, |&i| arena_member(chunks, i) == member) else { return false };
+        let (x, _) = entry.remove();
+        self.unlink_node(x);
+        self.release(x);
         true
+    }
+
+    /// How many elements come before the first one for which `is_before` is false, and the
+    /// last element for which it holds (the head if none does).
+    /// `is_before(score, member)` must be true for a prefix of the order and false after.
+    fn last_before(&self, is_before: impl Fn(f64, &[u8]) -> bool) -> (usize, u32) {
+        let mut x = HEAD;
+        let mut rank = 0;
+        for i in (0..self.level).rev() {
+            loop {
+                let (next, span) = self.link(x, i);
+                match self.node(next) {
+                    Some(n) if is_before(n.score, n.member()) => {
+                        rank += span;
+                        x = next;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        (rank, x)
     }
 
     /// How many elements come before the first one for which `is_before` is false.
     /// `is_before(score, member)` must be true for a prefix of the order and false after.
     pub fn count_before(&self, is_before: impl Fn(f64, &[u8]) -> bool) -> usize {
-        let mut x = HEAD;
-        let mut rank = 0;
-        for i in (0..self.level).rev() {
-            loop {
-                let next = self.forward(x, i);
-                match self.node(next) {
-                    Some(n) if is_before(n.score, &n.member) => {
-                        rank += self.span(x, i);
-                        x = next;
-                    }
-                    _ => break,
-                }
-            }
-        }
-        rank
+        self.last_before(is_before).0
     }
 
-    /// The 0-based rank of `(score, member)`, if present: one walk that stops on the node
+    /// The member's 0-based rank and score, if present: one walk that stops on the node
     /// itself (Redis's `zslGetRank`).
-    pub fn rank(&self, score: f64, member: &[u8]) -> Option<usize> {
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        let target = self.find(member)?;
+        let score = self.node(target)?.score;
         let mut x = HEAD;
         let mut rank = 0;
         for i in (0..self.level).rev() {
             loop {
-                let next = self.forward(x, i);
+                let (next, span) = self.link(x, i);
                 match self.node(next) {
-                    Some(n) if n.score < score || (n.score == score && n.member.as_ref() <= member) => {
-                        rank += self.span(x, i);
+                    Some(n) if next == target || sorts_before(n.score, n.member(), score, member) => {
+                        rank += span;
                         x = next;
                     }
                     _ => break,
                 }
             }
-            if x != HEAD {
-                if let Some(n) = self.node(x) {
-                    if n.score == score && n.member.as_ref() == member {
-                        return Some(rank - 1);
-                    }
-                }
+            if x == target {
+                return Some((rank - 1, score));
             }
         }
         None
     }
 
-    fn node_at(&self, rank: usize) -> usize {
+    fn node_at(&self, rank: usize) -> u32 {
         if rank >= self.len {
             return NIL;
         }
@@ -320,9 +515,9 @@ impl SkipList {
         let mut traversed = 0;
         for i in (0..self.level).rev() {
             loop {
-                let next = self.forward(x, i);
-                if next != NIL && traversed + self.span(x, i) <= target {
-                    traversed += self.span(x, i);
+                let (next, span) = self.link(x, i);
+                if next != NIL && traversed + span <= target {
+                    traversed += span;
                     x = next;
                 } else {
                     break;
@@ -336,8 +531,8 @@ impl SkipList {
     }
 
     /// The element at 0-based `rank`.
-    pub fn get(&self, rank: usize) -> Option<(f64, &Bytes)> {
-        self.node(self.node_at(rank)).map(|n| (n.score, &n.member))
+    pub fn get(&self, rank: usize) -> Option<(f64, &[u8])> {
+        self.node(self.node_at(rank)).map(|n| (n.score, n.member()))
     }
 
     /// Elements from rank `start` onwards (towards higher ranks, or lower when `rev`).
@@ -351,37 +546,67 @@ impl SkipList {
     }
 
     /// The last element.
-    pub fn last(&self) -> Option<(f64, &Bytes)> {
-        self.node(self.tail).map(|n| (n.score, &n.member))
+    pub fn last(&self) -> Option<(f64, &[u8])> {
+        self.node(self.tail).map(|n| (n.score, n.member()))
     }
 
-    /// An estimate of the heap bytes the list itself holds: the node arena, each node's level
-    /// array, and the shared-buffer header every member gains when the map and the list
-    /// share its bytes (the member's bytes are counted by the owner of the map).
+    /// Up to `limit` elements of `range`, skipping the first `offset`, ascending or (when
+    /// `rev`) descending: one walk to the first element, then the level-0 links (Redis's
+    /// `zslNthInRange` and iteration); the far end of the range costs no walk.
+    pub fn range(&self, range: &Range, rev: bool, offset: usize, limit: usize) -> Vec<(Bytes, f64)> {
+        let mut at = if rev {
+            let (within, last) = self.last_before(|s, m| !range.above_max(s, m));
+            match offset {
+                0 if within > 0 => last,
+                _ if offset < within => self.node_at(within - 1 - offset),
+                _ => NIL,
+            }
+        } else {
+            let (below, last_below) = self.last_before(|s, m| range.below_min(s, m));
+            if offset == 0 { self.forward(last_below, 0) } else { self.node_at(below + offset) }
+        };
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let Some(n) = self.node(at) else { break };
+            if at == HEAD || (rev && range.below_min(n.score, n.member())) || (!rev && range.above_max(n.score, n.member())) {
+                break;
+            }
+            out.push((Bytes::copy_from_slice(n.member()), n.score));
+            at = if rev { n.backward } else { n.forward0 };
+        }
+        out
+    }
+
+    /// An estimate of the heap bytes the list holds: the arena chunks, each node's data block
+    /// and the member index.
     pub fn allocated_bytes(&self) -> usize {
-        let arena = self.nodes.capacity() * std::mem::size_of::<Node>();
-        let levels: usize = self.nodes.iter().map(|n| super::memory::heap_block(n.levels.capacity() * std::mem::size_of::<Level>())).sum();
-        arena + levels + self.len * super::memory::heap_block(super::memory::SHARED_BYTES_HEADER)
+        use super::memory::heap_block;
+        let chunks: usize = self.chunks.iter().map(|c| heap_block(c.capacity() * std::mem::size_of::<Node>())).sum();
+        let data: usize = self.chunks.iter().flatten().map(|n| heap_block(n.data.len())).sum();
+        heap_block(self.chunks.capacity() * std::mem::size_of::<Vec<Node>>())
+            + chunks
+            + data
+            + super::memory::hashmap_bytes(self.index.capacity(), std::mem::size_of::<u32>())
     }
 }
 
 /// An iterator over `(score, member)` along the level-0 links.
 pub struct Iter<'a> {
     list: &'a SkipList,
-    at: usize,
+    at: u32,
     rev: bool,
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (f64, &'a Bytes);
+    type Item = (f64, &'a [u8]);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let node = self.list.nodes.get(self.at)?;
         if self.at == HEAD {
             return None;
         }
-        self.at = if self.rev { node.backward } else { node.levels.first().map_or(NIL, |l| l.forward) };
-        Some((node.score, &node.member))
+        let node = self.list.node(self.at)?;
+        self.at = if self.rev { node.backward } else { node.forward0 };
+        Some((node.score, node.member()))
     }
 }
 
@@ -440,10 +665,6 @@ impl<'a> Iterator for PackedIter<'a> {
     }
 }
 
-/// Whether `(a_score, a_member)` sorts before `(b_score, b_member)`.
-fn sorts_before(a_score: f64, a_member: &[u8], b_score: f64, b_member: &[u8]) -> bool {
-    a_score < b_score || (a_score == b_score && a_member < b_member)
-}
 
 impl Packed {
     fn iter(&self) -> PackedIter<'_> {
@@ -492,17 +713,10 @@ impl Packed {
 // The sorted set value
 // ---------------------------------------------------------------------------------------
 
-/// The large form: the skip list for order, a map for member lookups.
-#[derive(Debug, Clone, Default)]
-struct Skip {
-    scores: HashMap<Bytes, f64>,
-    list: SkipList,
-}
-
 #[derive(Debug, Clone)]
 enum Repr {
     Packed(Packed),
-    Skip(Skip),
+    Skip(SkipList),
 }
 
 /// A sorted set: packed while small, a skip list beside a map once large (see the module docs).
@@ -531,7 +745,7 @@ impl<'a> Iterator for ZSetIter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
             IterRepr::Packed(it) => it.next().map(|e| (e.member, e.score)),
-            IterRepr::Skip(it) => it.next().map(|(s, m)| (m.as_ref(), s)),
+            IterRepr::Skip(it) => it.next().map(|(s, m)| (m, s)),
         }
     }
 }
@@ -543,7 +757,7 @@ impl ZSet {
         if size_hint <= limits.max_entries && len_hint <= limits.max_value {
             ZSet::default()
         } else {
-            ZSet { repr: Repr::Skip(Skip::default()) }
+            ZSet { repr: Repr::Skip(SkipList::new()) }
         }
     }
 
@@ -551,7 +765,7 @@ impl ZSet {
     pub fn len(&self) -> usize {
         match &self.repr {
             Repr::Packed(p) => p.count,
-            Repr::Skip(s) => s.list.len(),
+            Repr::Skip(s) => s.len(),
         }
     }
 
@@ -577,7 +791,7 @@ impl ZSet {
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.repr {
             Repr::Packed(p) => p.find(member).map(|e| e.score),
-            Repr::Skip(s) => s.scores.get(member).copied(),
+            Repr::Skip(s) => s.score(member),
         }
     }
 
@@ -585,11 +799,9 @@ impl ZSet {
     /// [`ZSet::settle_encoding`]).
     fn convert_to_skiplist(&mut self) {
         if let Repr::Packed(packed) = &self.repr {
-            let mut skip = Skip { scores: HashMap::with_capacity(packed.count), list: SkipList::new() };
+            let mut skip = SkipList::new();
             for e in packed.iter() {
-                let member = Bytes::copy_from_slice(e.member);
-                skip.list.insert(e.score, member.clone());
-                skip.scores.insert(member, e.score);
+                skip.add(e.member, e.score);
             }
             self.repr = Repr::Skip(skip);
         }
@@ -625,22 +837,9 @@ impl ZSet {
                 None => self.convert_to_skiplist(),
             }
         }
-        let Repr::Skip(skip) = &mut self.repr else { return AddOutcome::Unchanged };
-        match skip.scores.get(member).copied() {
-            Some(old) if old == score => AddOutcome::Unchanged,
-            Some(old) => {
-                skip.list.remove(old, member);
-                let member = Bytes::copy_from_slice(member);
-                skip.list.insert(score, member.clone());
-                skip.scores.insert(member, score);
-                AddOutcome::Updated
-            }
-            None => {
-                let member = Bytes::copy_from_slice(member);
-                skip.list.insert(score, member.clone());
-                skip.scores.insert(member, score);
-                AddOutcome::Added
-            }
+        match &mut self.repr {
+            Repr::Skip(skip) => skip.add(member, score),
+            Repr::Packed(_) => AddOutcome::Unchanged,
         }
     }
 
@@ -655,10 +854,7 @@ impl ZSet {
                 }
                 None => false,
             },
-            Repr::Skip(s) => match s.scores.remove(member) {
-                Some(score) => s.list.remove(score, member),
-                None => false,
-            },
+            Repr::Skip(s) => s.remove(member),
         }
     }
 
@@ -666,10 +862,7 @@ impl ZSet {
     pub fn rank(&self, member: &[u8], rev: bool) -> Option<(usize, f64)> {
         let (rank, score) = match &self.repr {
             Repr::Packed(p) => p.iter().enumerate().find(|(_, e)| e.member == member).map(|(i, e)| (i, e.score))?,
-            Repr::Skip(s) => {
-                let score = s.scores.get(member).copied()?;
-                (s.list.rank(score, member)?, score)
-            }
+            Repr::Skip(s) => s.rank(member)?,
         };
         Some((if rev { self.len() - 1 - rank } else { rank }, score))
     }
@@ -678,7 +871,7 @@ impl ZSet {
     fn run(&self, first: usize, rev: bool, count: usize) -> Vec<(Bytes, f64)> {
         match &self.repr {
             Repr::Packed(p) => p.run(first, rev, count),
-            Repr::Skip(s) => s.list.iter_from(first, rev).take(count).map(|(s, m)| (m.clone(), s)).collect(),
+            Repr::Skip(s) => s.iter_from(first, rev).take(count).map(|(s, m)| (Bytes::copy_from_slice(m), s)).collect(),
         }
     }
 
@@ -698,7 +891,7 @@ impl ZSet {
     fn count_before(&self, is_before: impl Fn(f64, &[u8]) -> bool) -> usize {
         match &self.repr {
             Repr::Packed(p) => p.iter().take_while(|e| is_before(e.score, e.member)).count(),
-            Repr::Skip(s) => s.list.count_before(is_before),
+            Repr::Skip(s) => s.count_before(is_before),
         }
     }
 
@@ -721,11 +914,20 @@ impl ZSet {
         self.run(first, rev, count)
     }
 
+    /// Up to `limit` members of `range` after skipping `offset`, ascending or (when `rev`)
+    /// descending. The large form walks once to the first member and follows the links.
+    pub fn select_range(&self, range: &Range, rev: bool, offset: usize, limit: Option<usize>) -> Vec<(Bytes, f64)> {
+        match &self.repr {
+            Repr::Packed(_) => self.slice(self.rank_interval(range), rev, offset, limit),
+            Repr::Skip(s) => s.range(range, rev, offset, limit.unwrap_or(usize::MAX)),
+        }
+    }
+
     /// Every member in ascending order.
     pub fn iter(&self) -> ZSetIter<'_> {
         match &self.repr {
             Repr::Packed(p) => ZSetIter(IterRepr::Packed(p.iter())),
-            Repr::Skip(s) => ZSetIter(IterRepr::Skip(s.list.iter())),
+            Repr::Skip(s) => ZSetIter(IterRepr::Skip(s.iter())),
         }
     }
 
@@ -746,7 +948,7 @@ impl ZSet {
     pub fn get(&self, rank: usize) -> Option<(Bytes, f64)> {
         match &self.repr {
             Repr::Packed(p) => p.iter().nth(rank).map(|e| (Bytes::copy_from_slice(e.member), e.score)),
-            Repr::Skip(s) => s.list.get(rank).map(|(s, m)| (m.clone(), s)),
+            Repr::Skip(s) => s.get(rank).map(|(s, m)| (Bytes::copy_from_slice(m), s)),
         }
     }
 
@@ -762,7 +964,7 @@ impl ZSet {
         match (&self.repr, fits) {
             (Repr::Skip(skip), true) => {
                 let mut packed = Packed::default();
-                for (score, member) in skip.list.iter() {
+                for (score, member) in skip.iter() {
                     // Appending in order keeps the packed order; -0 reads back as 0 as above.
                     let score = if score == 0.0 { 0.0 } else { score };
                     packed.data.extend_from_slice(&score.to_le_bytes());
@@ -782,11 +984,7 @@ impl ZSet {
     pub fn allocated_bytes(&self) -> usize {
         match &self.repr {
             Repr::Packed(p) => p.data.capacity(),
-            Repr::Skip(s) => {
-                let map = super::memory::hashmap_bytes(s.scores.capacity(), std::mem::size_of::<(Bytes, f64)>());
-                let members: usize = s.scores.keys().map(|m| super::memory::heap_block(m.len())).sum();
-                map + members + s.list.allocated_bytes()
-            }
+            Repr::Skip(s) => s.allocated_bytes(),
         }
     }
 }
