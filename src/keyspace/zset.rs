@@ -91,11 +91,6 @@ struct Node {
     data: Box<[u8]>,
 }
 
-/// A little-endian `u32` at `at` (`NIL` past the end, which never happens for a valid level).
-fn read_u32(data: &[u8], at: usize) -> u32 {
-    data.get(at..at + 4).and_then(|b| b.try_into().ok()).map_or(NIL, u32::from_le_bytes)
-}
-
 fn write_u32(data: &mut [u8], at: usize, value: u32) {
     if let Some(b) = data.get_mut(at..at + 4) {
         b.copy_from_slice(&value.to_le_bytes());
@@ -127,12 +122,26 @@ impl Node {
     }
 
     /// The `(forward, span)` link at `level`.
+    #[inline]
     fn link(&self, level: usize) -> (u32, usize) {
         if level == 0 {
             return (self.forward0, 1);
         }
         let at = self.member_len as usize + (level - 1) * LEVEL_BYTES;
-        (read_u32(&self.data, at), read_u32(&self.data, at + 4) as usize)
+        // One bounds check for the pair: this is the inner step of every walk.
+        match self.data.get(at..at + LEVEL_BYTES).and_then(|b| <[u8; LEVEL_BYTES]>::try_from(b).ok()) {
+            Some(pair) => {
+                let pair = u64::from_le_bytes(pair);
+                ((pair & 0xffff_ffff) as u32, (pair >> 32) as usize)
+            }
+            None => (NIL, 0),
+        }
+    }
+
+    /// Whether this node sorts before `(score, member)` (the member is read only on a tie).
+    #[inline]
+    fn before(&self, score: f64, member: &[u8]) -> bool {
+        self.score < score || (self.score == score && self.member() < member)
     }
 
     fn set_link(&mut self, level: usize, forward: u32, span: usize) {
@@ -184,6 +193,7 @@ impl Default for SkipList {
 
 /// The node at `i` in `chunks` (a free function so the index's hasher can borrow the arena
 /// while the index itself is borrowed mutably).
+#[inline]
 fn arena_node(chunks: &[Vec<Node>], i: u32) -> Option<&Node> {
     chunks.get((i >> CHUNK_BITS) as usize)?.get(i as usize & (CHUNK - 1))
 }
@@ -218,6 +228,7 @@ impl SkipList {
         self.len == 0
     }
 
+    #[inline]
     fn node(&self, i: u32) -> Option<&Node> {
         arena_node(&self.chunks, i)
     }
@@ -226,6 +237,7 @@ impl SkipList {
         self.chunks.get_mut((i >> CHUNK_BITS) as usize)?.get_mut(i as usize & (CHUNK - 1))
     }
 
+    #[inline]
     fn link(&self, x: u32, level: usize) -> (u32, usize) {
         self.node(x).map_or((NIL, 0), |n| n.link(level))
     }
@@ -322,7 +334,7 @@ impl SkipList {
             loop {
                 let (next, span) = self.link(x, i);
                 match self.node(next) {
-                    Some(n) if sorts_before(n.score, n.member(), score, member) => {
+                    Some(n) if n.before(score, member) => {
                         rank[i] += span;
                         x = next;
                     }
@@ -492,7 +504,7 @@ impl SkipList {
             loop {
                 let (next, span) = self.link(x, i);
                 match self.node(next) {
-                    Some(n) if next == target || sorts_before(n.score, n.member(), score, member) => {
+                    Some(n) if next == target || n.before(score, member) => {
                         rank += span;
                         x = next;
                     }
