@@ -93,7 +93,9 @@ impl Connection {
             socket,
             parser: RequestParser::new(limits),
             input: BytesMut::with_capacity(READ_CHUNK),
-            output: BytesMut::with_capacity(READ_CHUNK),
+            // Grown by the first replies, then kept: an idle subscriber, which has written a few
+            // bytes, holds a small block rather than the first page of a 16 KiB one.
+            output: BytesMut::new(),
             client: ClientState::new(handle),
             pending: VecDeque::new(),
             protocol_error: None,
