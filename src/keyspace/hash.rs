@@ -15,7 +15,8 @@
 //!
 //! # Why a table ordered by hash
 //! The large form is a `BTreeMap` keyed by the field's keyed 64-bit hash (the keyspace's own
-//! hash), not a `HashMap`. Its order never changes as fields come and go, so an `HSCAN` cursor
+//! hash), not a `HashMap`; each entry is the hash and one block holding field and value
+//! (`varint(field length) | field | value`), 24 bytes in the tree plus the block. Its order never changes as fields come and go, so an `HSCAN` cursor
 //! is simply "the next hash to visit" and keeps SCAN's guarantee (every field present for the
 //! whole scan is returned) with no rehashing to dodge; and a random field is the first one at
 //! or after a random hash, in O(log n), which `HRANDFIELD`, `SPOP` and `SRANDMEMBER` need.
@@ -148,37 +149,84 @@ fn field_hash(field: &[u8]) -> u64 {
     super::db::key_hash(field)
 }
 
-/// Entries whose hashes collide share a slot; the common case holds one without a vector.
-#[derive(Debug, Clone)]
-enum Slot<V> {
-    One(Bytes, V),
-    Many(Vec<(Bytes, V)>),
+/// What a [`Table`] stores: one heap block per entry, found by its key.
+pub trait TableEntry {
+    /// The bytes the entry is found by (a set member, a hash field).
+    fn key(&self) -> &[u8];
+    /// The heap bytes the entry holds (for MEMORY USAGE).
+    fn heap_bytes(&self) -> usize;
 }
 
-impl<V> Slot<V> {
-    fn iter(&self) -> impl Iterator<Item = (&Bytes, &V)> {
-        let (one, many) = match self {
-            Slot::One(k, v) => (Some((k, v)), None),
-            Slot::Many(items) => (None, Some(items.iter().map(|(k, v)| (k, v)))),
-        };
-        one.into_iter().chain(many.into_iter().flatten())
+/// A set member: its bytes in one exact-size block.
+impl TableEntry for Box<[u8]> {
+    fn key(&self) -> &[u8] {
+        self
+    }
+
+    fn heap_bytes(&self) -> usize {
+        super::memory::heap_block(self.len())
     }
 }
 
-/// A map from byte strings, ordered by keyed hash (see the module docs for why).
+/// A hash field and its value in one block: `varint(field length) | field | value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldValue(Box<[u8]>);
+
+impl FieldValue {
+    /// Packs `field` and `value` into one block.
+    pub fn new(field: &[u8], value: &[u8]) -> FieldValue {
+        let mut data = Vec::with_capacity(field.len() + value.len() + 2);
+        write_varint(&mut data, field.len());
+        data.extend_from_slice(field);
+        data.extend_from_slice(value);
+        FieldValue(data.into_boxed_slice())
+    }
+
+    /// Where the field ends and the value starts.
+    fn split(&self) -> (&[u8], &[u8]) {
+        let Some((len, used)) = read_varint(&self.0, 0) else { return (&[], &[]) };
+        let rest = self.0.get(used..).unwrap_or_default();
+        rest.split_at(len.min(rest.len()))
+    }
+
+    /// The field.
+    pub fn field(&self) -> &[u8] {
+        self.split().0
+    }
+
+    /// The value.
+    pub fn value(&self) -> &[u8] {
+        self.split().1
+    }
+}
+
+impl TableEntry for FieldValue {
+    fn key(&self) -> &[u8] {
+        self.field()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        super::memory::heap_block(self.0.len())
+    }
+}
+
+/// Entries ordered by the keyed hash of their key (see the module docs for why). Each hash
+/// position holds one entry inline in the B-tree; the rare entries whose keys share a 64-bit
+/// hash with another wait in `more`, so the common case pays nothing for collisions.
 #[derive(Debug, Clone)]
-pub struct Table<V> {
-    slots: BTreeMap<u64, Slot<V>>,
+pub struct Table<E> {
+    slots: BTreeMap<u64, E>,
+    more: BTreeMap<u64, Vec<E>>,
     len: usize,
 }
 
-impl<V> Default for Table<V> {
+impl<E> Default for Table<E> {
     fn default() -> Self {
-        Table { slots: BTreeMap::new(), len: 0 }
+        Table { slots: BTreeMap::new(), more: BTreeMap::new(), len: 0 }
     }
 }
 
-impl<V> Table<V> {
+impl<E: TableEntry> Table<E> {
     /// How many entries it holds.
     pub fn len(&self) -> usize {
         self.len
@@ -189,93 +237,104 @@ impl<V> Table<V> {
         self.len == 0
     }
 
-    /// The value under `key`.
-    pub fn get(&self, key: &[u8]) -> Option<&V> {
-        match self.slots.get(&field_hash(key))? {
-            Slot::One(k, v) => (k.as_ref() == key).then_some(v),
-            Slot::Many(items) => items.iter().find(|(k, _)| k.as_ref() == key).map(|(_, v)| v),
+    /// The entry with `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&E> {
+        let hash = field_hash(key);
+        let first = self.slots.get(&hash)?;
+        if first.key() == key {
+            return Some(first);
         }
+        self.more.get(&hash)?.iter().find(|e| e.key() == key)
     }
 
-    /// The value under `key`, for changing it.
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
-        match self.slots.get_mut(&field_hash(key))? {
-            Slot::One(k, v) => (k.as_ref() == key).then_some(v),
-            Slot::Many(items) => items.iter_mut().find(|(k, _)| k.as_ref() == key).map(|(_, v)| v),
-        }
-    }
-
-    /// Stores `value` under `key`; returns the old value if there was one.
-    pub fn insert(&mut self, key: Bytes, value: V) -> Option<V> {
-        if let Some(slot) = self.get_mut(&key) {
-            return Some(std::mem::replace(slot, value));
-        }
-        let hash = field_hash(&key);
-        let slot = match self.slots.remove(&hash) {
-            None => Slot::One(key, value),
-            Some(Slot::One(k, v)) => Slot::Many(vec![(k, v), (key, value)]),
-            Some(Slot::Many(mut items)) => {
-                items.push((key, value));
-                Slot::Many(items)
+    /// Stores `entry`, replacing the one with the same key; returns the replaced entry.
+    pub fn insert(&mut self, entry: E) -> Option<E> {
+        let hash = field_hash(entry.key());
+        match self.slots.entry(hash) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(entry);
             }
-        };
-        self.slots.insert(hash, slot);
+            std::collections::btree_map::Entry::Occupied(mut slot) => {
+                if slot.get().key() == entry.key() {
+                    return Some(std::mem::replace(slot.get_mut(), entry));
+                }
+                let list = self.more.entry(hash).or_default();
+                if let Some(same) = list.iter_mut().find(|e| e.key() == entry.key()) {
+                    return Some(std::mem::replace(same, entry));
+                }
+                list.push(entry);
+            }
+        }
         self.len += 1;
         None
     }
 
-    /// Removes `key`; returns its value if it was there.
-    pub fn remove(&mut self, key: &[u8]) -> Option<V> {
+    /// Removes the entry with `key`; returns it if it was there.
+    pub fn remove(&mut self, key: &[u8]) -> Option<E> {
         let hash = field_hash(key);
-        let (rest, found) = match self.slots.remove(&hash)? {
-            Slot::One(k, v) if k.as_ref() == key => (None, Some(v)),
-            one @ Slot::One(..) => (Some(one), None),
-            Slot::Many(mut items) => {
-                let found = items.iter().position(|(k, _)| k.as_ref() == key).map(|i| items.swap_remove(i).1);
-                let rest = if items.len() == 1 { items.pop().map(|(k, v)| Slot::One(k, v)) } else { Some(Slot::Many(items)) };
-                (rest, found)
+        let removed = if self.slots.get(&hash)?.key() == key {
+            let removed = self.slots.remove(&hash);
+            // A colliding entry takes the freed place.
+            if let Some(list) = self.more.get_mut(&hash) {
+                if let Some(next) = list.pop() {
+                    self.slots.insert(hash, next);
+                }
+                if list.is_empty() {
+                    self.more.remove(&hash);
+                }
             }
+            removed
+        } else {
+            let list = self.more.get_mut(&hash)?;
+            let at = list.iter().position(|e| e.key() == key)?;
+            let removed = list.swap_remove(at);
+            if list.is_empty() {
+                self.more.remove(&hash);
+            }
+            Some(removed)
         };
-        if let Some(rest) = rest {
-            self.slots.insert(hash, rest);
-        }
-        if found.is_some() {
-            self.len -= 1;
-        }
-        found
+        self.len -= 1;
+        removed
+    }
+
+    /// The entries at one hash position.
+    fn at<'a>(&'a self, hash: u64, first: &'a E) -> impl Iterator<Item = &'a E> {
+        let more = if self.more.is_empty() { None } else { self.more.get(&hash) };
+        std::iter::once(first).chain(more.into_iter().flatten())
     }
 
     /// Every entry, in hash order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &V)> {
-        self.slots.values().flat_map(Slot::iter)
+    pub fn iter(&self) -> impl Iterator<Item = &E> {
+        self.slots.iter().flat_map(|(&hash, first)| self.at(hash, first))
     }
 
-    /// The entries at the first hash at or after `position` (wrapping): a random pick when
+    /// The entry at the first hash at or after `position` (wrapping): a random pick when
     /// `position` is random.
-    pub fn near(&self, position: u64) -> Option<(&Bytes, &V)> {
-        let (_, slot) = self.slots.range(position..).next().or_else(|| self.slots.iter().next())?;
-        slot.iter().next()
+    pub fn near(&self, position: u64) -> Option<&E> {
+        self.slots.range(position..).next().or_else(|| self.slots.iter().next()).map(|(_, e)| e)
     }
 
-    /// An estimate of the heap bytes held (see [`super::memory`]): the B-tree of slots, and
-    /// for each entry its key's block plus what `value_bytes` says its value holds.
-    pub fn allocated_bytes(&self, value_bytes: impl Fn(&V) -> usize) -> usize {
-        let slots = super::memory::btree_bytes(self.slots.len(), std::mem::size_of::<(u64, Slot<V>)>());
-        let entries: usize = self.iter().map(|(k, v)| super::memory::bytes_block(k) + value_bytes(v)).sum();
-        slots + entries
+    /// An estimate of the heap bytes held (see [`super::memory`]): the B-tree of entries,
+    /// the collision lists, and each entry's block.
+    pub fn allocated_bytes(&self) -> usize {
+        use super::memory::{btree_bytes, heap_block};
+        let slots = btree_bytes(self.slots.len(), std::mem::size_of::<(u64, E)>());
+        let more = btree_bytes(self.more.len(), std::mem::size_of::<(u64, Vec<E>)>())
+            + self.more.values().map(|l| heap_block(l.capacity() * std::mem::size_of::<E>())).sum::<usize>();
+        slots + more + self.iter().map(E::heap_bytes).sum::<usize>()
     }
 
     /// One page of a scan from `cursor`: entries from at least `count` hash positions when
     /// that many remain, and the cursor for the next page (0 when done). Entries present for
     /// the whole scan are all returned, however others come and go in between.
-    pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<(&Bytes, &V)>) {
+    pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<&E>) {
         let want = count.max(1);
         let mut out = Vec::new();
-        for (visited, (&hash, slot)) in self.slots.range(cursor..).enumerate() {
+        for (visited, (&hash, first)) in self.slots.range(cursor..).enumerate() {
             if visited >= want {
                 return (hash, out);
             }
-            out.extend(slot.iter());
+            out.extend(self.at(hash, first));
         }
         // Cursor 0 means both "start" and "done": a page never stops before hash 0, the first
         // position, because it always visits at least one position.
@@ -290,7 +349,7 @@ impl<V> Table<V> {
 #[derive(Debug, Clone)]
 enum Repr {
     Packed(Packed),
-    Table(Table<Bytes>),
+    Table(Table<FieldValue>),
 }
 
 /// Per-field deadlines (HEXPIRE and friends), indexed both ways.
@@ -396,7 +455,7 @@ impl Hash {
         use super::memory::{btree_bytes, bytes_block, hashmap_bytes, heap_block};
         let fields = match &self.repr {
             Repr::Packed(p) => p.allocated_bytes(),
-            Repr::Table(t) => t.allocated_bytes(bytes_block),
+            Repr::Table(t) => t.allocated_bytes(),
         };
         let ttls = self.ttls.as_ref().map_or(0, |t| {
             heap_block(std::mem::size_of::<FieldTtls>())
@@ -412,7 +471,7 @@ impl Hash {
             let mut table = Table::default();
             let mut entries = packed.iter();
             while let (Some(f), Some(v)) = (entries.next(), entries.next()) {
-                table.insert(Bytes::copy_from_slice(f.bytes), Bytes::copy_from_slice(v.bytes));
+                table.insert(FieldValue::new(f.bytes, v.bytes));
             }
             self.repr = Repr::Table(table);
         }
@@ -433,7 +492,7 @@ impl Hash {
     pub fn get(&self, field: &[u8]) -> Option<Bytes> {
         match &self.repr {
             Repr::Packed(p) => packed_find(p, field).map(|(_, value)| Bytes::copy_from_slice(value.bytes)),
-            Repr::Table(t) => t.get(field).cloned(),
+            Repr::Table(t) => t.get(field).map(|e| Bytes::copy_from_slice(e.value())),
         }
     }
 
@@ -463,7 +522,7 @@ impl Hash {
                     true
                 }
             },
-            Repr::Table(t) => t.insert(Bytes::copy_from_slice(field), Bytes::copy_from_slice(value)).is_none(),
+            Repr::Table(t) => t.insert(FieldValue::new(field, value)).is_none(),
         };
         if matches!(self.repr, Repr::Packed(_)) && self.len() > limits.max_entries {
             self.convert_to_table();
@@ -511,7 +570,7 @@ impl Hash {
                 }
                 out
             }
-            Repr::Table(t) => t.iter().map(|(f, v)| (f.clone(), v.clone())).collect(),
+            Repr::Table(t) => t.iter().map(owned_pair).collect(),
         }
     }
 
@@ -528,7 +587,7 @@ impl Hash {
                 let (f, v) = (entries.next()?, entries.next()?);
                 Some((Bytes::copy_from_slice(f.bytes), Bytes::copy_from_slice(v.bytes)))
             }
-            Repr::Table(t) => t.near(rand::random()).map(|(f, v)| (f.clone(), v.clone())),
+            Repr::Table(t) => t.near(rand::random()).map(owned_pair),
         }
     }
 
@@ -561,10 +620,15 @@ impl Hash {
             Repr::Packed(_) => (0, self.pairs()),
             Repr::Table(t) => {
                 let (next, page) = t.scan(cursor, count);
-                (next, page.into_iter().map(|(f, v)| (f.clone(), v.clone())).collect())
+                (next, page.into_iter().map(owned_pair).collect())
             }
         }
     }
+}
+
+/// A table entry as an owned `(field, value)` pair.
+fn owned_pair(entry: &FieldValue) -> (Bytes, Bytes) {
+    (Bytes::copy_from_slice(entry.field()), Bytes::copy_from_slice(entry.value()))
 }
 
 /// A random index below `n` (0 when `n` is 0).
@@ -631,19 +695,20 @@ mod tests {
 
     #[test]
     fn table_matches_a_model_and_scans_everything_present_throughout() {
-        let mut table: Table<u32> = Table::default();
+        let mut table: Table<FieldValue> = Table::default();
         let mut model = HashMap::new();
         for i in 0..2000u32 {
             let key = Bytes::from(format!("k{}", i % 700));
+            let value = i.to_string().into_bytes();
             if i % 3 == 0 {
-                assert_eq!(table.remove(&key), model.remove(&key));
+                assert_eq!(table.remove(&key).map(|e| e.value().to_vec()), model.remove(&key));
             } else {
-                assert_eq!(table.insert(key.clone(), i), model.insert(key, i));
+                assert_eq!(table.insert(FieldValue::new(&key, &value)).map(|e| e.value().to_vec()), model.insert(key, value));
             }
         }
         assert_eq!(table.len(), model.len());
         for (k, v) in &model {
-            assert_eq!(table.get(k), Some(v));
+            assert_eq!(table.get(k).map(FieldValue::value), Some(v.as_slice()));
         }
         let stable: Vec<Bytes> = model.keys().cloned().collect();
         let mut seen = std::collections::HashSet::new();
@@ -651,8 +716,8 @@ mod tests {
         let mut round = 0u32;
         loop {
             let (next, page) = table.scan(cursor, 7);
-            seen.extend(page.into_iter().map(|(k, _)| k.clone()));
-            table.insert(Bytes::from(format!("churn{round}")), 0);
+            seen.extend(page.into_iter().map(|e| Bytes::copy_from_slice(e.field())));
+            table.insert(FieldValue::new(format!("churn{round}").as_bytes(), b"0"));
             round += 1;
             cursor = next;
             if cursor == 0 {

@@ -44,7 +44,7 @@ impl SetLimits {
 enum Repr {
     Ints(Vec<i64>),
     Packed(Packed),
-    Table(Table<()>),
+    Table(Table<Box<[u8]>>),
 }
 
 /// A set value (see the module docs for its forms).
@@ -114,7 +114,7 @@ impl Set {
         match &self.repr {
             Repr::Ints(v) => super::memory::heap_block(v.capacity() * 8),
             Repr::Packed(p) => p.allocated_bytes(),
-            Repr::Table(t) => t.allocated_bytes(|_| 0),
+            Repr::Table(t) => t.allocated_bytes(),
         }
     }
 
@@ -133,14 +133,14 @@ impl Set {
             Repr::Ints(v) => {
                 let mut table = Table::default();
                 for n in v {
-                    table.insert(int_bytes(*n), ());
+                    table.insert(Box::from(int_bytes(*n).as_ref()));
                 }
                 table
             }
             Repr::Packed(p) => {
                 let mut table = Table::default();
                 for e in p.iter() {
-                    table.insert(Bytes::copy_from_slice(e.bytes), ());
+                    table.insert(Box::from(e.bytes));
                 }
                 table
             }
@@ -178,7 +178,7 @@ impl Set {
                 } else {
                     self.convert_to_table();
                     if let Repr::Table(t) = &mut self.repr {
-                        t.insert(Bytes::copy_from_slice(member), ());
+                        t.insert(Box::from(member));
                     }
                 }
                 true
@@ -189,12 +189,12 @@ impl Set {
                 } else {
                     self.convert_to_table();
                     if let Repr::Table(t) = &mut self.repr {
-                        t.insert(Bytes::copy_from_slice(member), ());
+                        t.insert(Box::from(member));
                     }
                 }
                 true
             }
-            Repr::Table(t) => t.insert(Bytes::copy_from_slice(member), ()).is_none(),
+            Repr::Table(t) => t.insert(Box::from(member)).is_none(),
         }
     }
 
@@ -225,7 +225,7 @@ impl Set {
         match &self.repr {
             Repr::Ints(v) => v.iter().map(|n| int_bytes(*n)).collect(),
             Repr::Packed(p) => p.iter().map(|e| Bytes::copy_from_slice(e.bytes)).collect(),
-            Repr::Table(t) => t.iter().map(|(m, _)| m.clone()).collect(),
+            Repr::Table(t) => t.iter().map(|m| Bytes::copy_from_slice(m)).collect(),
         }
     }
 
@@ -234,7 +234,7 @@ impl Set {
         match &self.repr {
             Repr::Ints(v) => v.get(random_index(v.len())).map(|n| int_bytes(*n)),
             Repr::Packed(p) => p.iter().nth(random_index(p.len())).map(|e| Bytes::copy_from_slice(e.bytes)),
-            Repr::Table(t) => t.near(rand::random()).map(|(m, _)| m.clone()),
+            Repr::Table(t) => t.near(rand::random()).map(|m| Bytes::copy_from_slice(m)),
         }
     }
 
@@ -274,7 +274,7 @@ impl Set {
         match &self.repr {
             Repr::Table(t) => {
                 let (next, page) = t.scan(cursor, count);
-                (next, page.into_iter().map(|(m, _)| m.clone()).collect())
+                (next, page.into_iter().map(|m| Bytes::copy_from_slice(m)).collect())
             }
             _ => (0, self.members()),
         }
