@@ -163,3 +163,46 @@ async fn a_client_falls_back_from_evalsha_to_eval_as_client_libraries_do() {
     let value: i64 = con.get("counter").await.unwrap();
     assert_eq!(value, 5);
 }
+
+#[tokio::test]
+async fn redis_call_works_from_a_coroutine_and_sends_numbers_as_redis_does() {
+    let server = common::start().await;
+    let mut raw = server.raw().await;
+    let body = "local co = coroutine.wrap(function() return redis.call('SET', KEYS[1], ARGV[1]) end)
+return {co()['ok'], redis.call('GET', KEYS[1]), redis.call('ECHO', 2.5), redis.call('ECHO', 7), redis.call('ECHO', -0.0)}";
+    assert_eq!(
+        eval(&mut raw, body, &["k"], &["v"]).await,
+        b"*5\r\n$2\r\nOK\r\n$1\r\nv\r\n$3\r\n2.5\r\n$1\r\n7\r\n$2\r\n-0\r\n"
+    );
+}
+
+#[tokio::test]
+async fn the_same_body_and_any_case_of_its_sha_run_the_cached_script() {
+    let server = common::start().await;
+    let mut raw = server.raw().await;
+    let body = "return redis.call('INCR', KEYS[1])";
+    for expected in [b":1\r\n", b":2\r\n"] {
+        assert_eq!(eval(&mut raw, body, &["n"], &[]).await, expected);
+    }
+    let upper = sha(body).to_ascii_uppercase();
+    assert_eq!(raw.call(&[b"EVALSHA", upper.as_bytes(), b"1", b"n"]).await, b":3\r\n");
+    assert_eq!(raw.call(&[b"SCRIPT", b"EXISTS", upper.as_bytes(), b"abc"]).await, b"*2\r\n:1\r\n:0\r\n");
+    assert_eq!(raw.call(&[b"SCRIPT", b"FLUSH"]).await, b"+OK\r\n");
+    assert_eq!(
+        raw.call(&[b"EVALSHA", upper.as_bytes(), b"1", b"n"]).await,
+        b"-NOSCRIPT No matching script. Please use EVAL.\r\n"
+    );
+    assert_eq!(eval(&mut raw, body, &["n"], &[]).await, b":4\r\n");
+}
+
+#[tokio::test]
+async fn a_failing_command_leaves_the_next_script_working() {
+    let server = common::start().await;
+    let mut raw = server.raw().await;
+    let failing = "return redis.call('INCR', KEYS[1])";
+    assert_eq!(raw.call(&[b"SET", b"s", b"text"]).await, b"+OK\r\n");
+    let reply = eval(&mut raw, failing, &["s"], &[]).await;
+    assert!(reply.starts_with(b"-ERR value is not an integer or out of range script: "), "{}", String::from_utf8_lossy(&reply));
+    assert_eq!(eval(&mut raw, "return redis.pcall('NOPE')['err']", &[], &[]).await, b"$44\r\nERR Unknown Redis command called from script\r\n");
+    assert_eq!(eval(&mut raw, failing, &["i"], &[]).await, b":1\r\n");
+}

@@ -39,30 +39,27 @@ fn eval_generic(ctx: &mut Ctx<'_>, args: &[Bytes], source: Source, read_only: bo
     };
     let shared = ctx.shared;
     let mut engine = shared.scripting.engine.lock();
-    let sha = match source {
-        Source::Body => match engine.load(&args[1]) {
-            Ok(sha) => sha,
-            Err(reply) => return reply,
-        },
-        Source::Sha => {
-            if engine.get(&args[1]).is_none() {
-                return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
-            }
-            String::from_utf8_lossy(&args[1]).to_ascii_lowercase()
+    if source == Source::Body {
+        if let Err(reply) = engine.load_key(&args[1]) {
+            return reply;
         }
+    }
+    let engine = &*engine;
+    let script = match source {
+        Source::Body => engine.get_body(&args[1]),
+        Source::Sha => engine.get(&args[1]),
     };
-    let Some(script) = engine.get(sha.as_bytes()) else {
+    let Some(script) = script else {
         return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
     };
     if read_only && script.flags.shebang && !script.flags.no_writes {
         return Reply::error("ERR Can not execute a script with write flag using *_ro command.");
     }
-    let (function, flags) = (script.function.clone(), script.flags);
     let Some(interpreter) = engine.interpreter.as_ref() else {
         return Reply::error("ERR Lua interpreter unavailable");
     };
-    let options = RunOptions { kind: Kind::Eval, read_only, flags };
-    interpreter.run(ctx, &function, &sha, keys, argv, options)
+    let options = RunOptions { kind: Kind::Eval, read_only, flags: script.flags };
+    interpreter.run(ctx, &script.function, script.sha(), keys, argv, options)
 }
 
 /// `EVAL script numkeys [key ...] [arg ...]`: runs a Lua script (cached by its SHA1).

@@ -1,30 +1,15 @@
 //! The `redis` table scripts see, and the error handler that shapes script errors.
 //!
-//! `redis.call` and `redis.pcall` are Rust functions that the runner installs for the duration
-//! of each script ([`super::engine::Interpreter::run`]), scoped to the running client's
-//! context, so commands go through the same dispatch as RESP. `redis.call` raises a command's
-//! error (the error handler turns it into `{err="..."}`, as Redis raises it); `redis.pcall`
-//! returns the table. They are C functions, not Lua wrappers, so `return redis.call(...)` keeps
-//! the script's frame (a Lua tail call would lose the line number errors report).
+//! `redis.call`, `redis.pcall` and `redis.setresp` are C functions registered once per
+//! interpreter ([`super::raw`]) that reach the running client's context through the
+//! interpreter's slot, so commands go through the same dispatch as RESP. `redis.call` raises a
+//! command's error as `{err="..."}` (as Redis raises it; the error handler adds where);
+//! `redis.pcall` returns the table. Being C functions, not Lua wrappers, `return
+//! redis.call(...)` keeps the script's frame (a Lua tail call would lose the line number
+//! errors report).
 
 use bytes::Bytes;
 use mlua::{Lua, Table, Value, Variadic};
-
-/// The runner: `run(f, handler)` calls `f` under `xpcall`.
-const RUNNER: &str = r#"
-local runner = {}
-function runner.run(f, handler)
-  return xpcall(f, handler)
-end
-return runner
-"#;
-
-/// State of the script being run that the `redis` functions read and change.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct RunState {
-    /// `redis.setresp(3)` was called: replies reach the script in RESP3 form.
-    pub resp3: bool,
-}
 
 /// A Rust-side error carrying the complete error text (code included), as the error
 /// handler turns it into `{err=text}`.
@@ -114,7 +99,7 @@ pub fn error_handler(lua: &Lua, error: Value) -> mlua::Result<Value> {
     Ok(Value::Table(table))
 }
 
-/// Builds the `redis` table (without `call`/`pcall`, see [`install_wrappers`]).
+/// Builds the `redis` table (without `call`, `pcall` and `setresp`: see [`super::raw`]).
 pub fn redis_table(lua: &Lua) -> mlua::Result<Table> {
     let redis = lua.create_table()?;
     redis.raw_set(
@@ -187,26 +172,6 @@ pub fn redis_table(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     redis.raw_set(
-        "setresp",
-        lua.create_function(|lua, args: Variadic<Value>| {
-            if args.len() != 1 {
-                return Err(raise("ERR redis.setresp() requires one argument."));
-            }
-            let version = match args.first() {
-                Some(Value::Integer(n)) => *n as f64,
-                Some(Value::Number(n)) => *n,
-                _ => 0.0,
-            };
-            if version != 2.0 && version != 3.0 {
-                return Err(raise("ERR RESP version must be 2 or 3."));
-            }
-            if let Some(mut state) = lua.app_data_mut::<RunState>() {
-                state.resp3 = version == 3.0;
-            }
-            Ok(())
-        })?,
-    )?;
-    redis.raw_set(
         "set_repl",
         lua.create_function(|_, args: Variadic<Value>| {
             if args.len() != 1 {
@@ -248,11 +213,6 @@ pub fn redis_table(lua: &Lua) -> mlua::Result<Table> {
 /// `7.4.0` -> `0x070400`, as `REDIS_VERSION_NUM`.
 fn version_num(version: &str) -> i64 {
     version.split('.').take(3).fold(0, |acc, part| (acc << 8) | part.parse::<i64>().unwrap_or(0))
-}
-
-/// The runner table whose `run(f, handler)` calls `f` under `xpcall`.
-pub fn runner(lua: &Lua) -> mlua::Result<Table> {
-    lua.load(RUNNER).set_name("=herald api").call(())
 }
 
 /// For the sandbox's `pcall`: an error raised from Rust (a userdata in Lua) becomes the

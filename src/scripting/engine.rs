@@ -1,14 +1,14 @@
 //! The interpreter, the EVAL script cache, and running a script for a client.
 
-use super::api::{self, RunState};
+use super::api;
 use super::busy::Kind;
+use super::raw::{self, Run, Slot};
+use super::sandbox;
 use super::shebang::{self, Flags};
-use super::{convert, sandbox};
-use crate::cmd::{self, Ctx};
-use crate::resp::{Protocol, Reply};
+use crate::cmd::Ctx;
+use crate::resp::Reply;
 use bytes::Bytes;
-use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic, VmState};
-use std::collections::HashMap;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, VmState};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use std::sync::Arc;
 const HOOK_EVERY: u32 = 100_000;
 
 /// Commands Redis refuses inside scripts beyond those whose table row says `noscript`.
-const NOSCRIPT: &[&str] = &[
+pub const NOSCRIPT: &[&str] = &[
     "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "script", "function", "subscribe", "unsubscribe",
     "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "monitor", "sync", "psync", "replconf", "wait",
     "waitaof", "shutdown", "save", "debug", "multi", "exec", "discard", "watch", "unwatch", "client", "hello", "auth",
@@ -67,8 +67,11 @@ pub struct Interpreter {
     pub env: Table,
     /// The `redis` table (its real, writable table, before the sandbox's read-only proxy).
     pub redis: Table,
-    runner: Function,
-    handler: Function,
+    /// `entry(f)`, the C function that runs a script (see [`raw`]).
+    entry: Function,
+    /// Where `entry`, `redis.call` and friends find the running script. Boxed: its address
+    /// is stored in those C functions. Declared after `lua` so that it is dropped after it.
+    slot: Box<Slot>,
 }
 
 impl std::fmt::Debug for Interpreter {
@@ -87,8 +90,12 @@ impl Interpreter {
         let globals = lua.globals();
         let redis = api::redis_table(&lua)?;
         globals.raw_set("redis", redis.clone())?;
-        let runner: Function = api::runner(&lua)?.raw_get("run")?;
         let handler = lua.create_function(api::error_handler)?;
+        let slot = Box::new(Slot::default());
+        let functions = raw::create(&lua, &slot, &handler, &globals)?;
+        redis.raw_set("call", functions.call)?;
+        redis.raw_set("pcall", functions.pcall)?;
+        redis.raw_set("setresp", functions.setresp)?;
         let env = sandbox::apply(&lua)?;
         lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
             match kill.load(Ordering::SeqCst) {
@@ -101,7 +108,7 @@ impl Interpreter {
                 }
             }
         })?;
-        Ok(Interpreter { lua, globals, env, redis, runner, handler })
+        Ok(Interpreter { lua, globals, env, redis, entry: functions.entry, slot })
     }
 
     /// Compiles a script body under `chunk_name` (`@user_script` for EVAL) in the sandbox.
@@ -118,58 +125,33 @@ impl Interpreter {
             })
     }
 
-    /// Runs `function` for the client in `ctx` with the keyspace locked: KEYS and ARGV set,
-    /// `redis.call` and `redis.pcall` bound to `ctx`. `name` goes into error replies
-    /// (`script: <name>, on @user_script:1.`). The client's db and protocol are restored
-    /// afterwards (SELECT inside a script affects only the script).
+    /// Runs `function` for the client in `ctx` with the keyspace locked: an EVAL script with
+    /// KEYS and ARGV set, a function (`options.kind` Function) with `keys` and `argv` as its
+    /// two parameters. `name` goes into error replies (`script: <name>, on @user_script:1.`).
+    /// The client's db and protocol are restored afterwards (SELECT inside a script affects
+    /// only the script).
     pub fn run(&self, ctx: &mut Ctx<'_>, function: &Function, name: &str, keys: &[Bytes], argv: &[Bytes], options: RunOptions) -> Reply {
-        if let Err(e) = self.set_keys_and_args(keys, argv) {
-            return Reply::error(format!("ERR Error running script {name}: {e}"));
-        }
-        self.lua.set_app_data(RunState::default());
         let shared = ctx.shared;
         let saved_db = ctx.client.db;
         let caller_protocol = ctx.client.protocol;
         shared.scripting.busy.start(options.kind);
-        let client_ctx = std::cell::RefCell::new(&mut *ctx);
-        let result = self.lua.scope(|scope| {
-            let call = scope.create_function(|lua, args: Variadic<Value>| {
-                let mut ctx = client_ctx.try_borrow_mut().map_err(|_| api::raise("ERR recursive redis.call"))?;
-                match script_call(lua, &mut ctx, &args, &options)? {
-                    Ok(value) => Ok(value),
-                    Err(text) => Err(api::raise(&String::from_utf8_lossy(&text))),
-                }
-            })?;
-            let pcall = scope.create_function(|lua, args: Variadic<Value>| {
-                let mut ctx = client_ctx.try_borrow_mut().map_err(|_| api::raise("ERR recursive redis.call"))?;
-                match script_call(lua, &mut ctx, &args, &options)? {
-                    Ok(value) => Ok(value),
-                    Err(text) => Ok(Value::Table(api::error_table(lua, &text)?)),
-                }
-            })?;
-            self.redis.raw_set("call", call)?;
-            self.redis.raw_set("pcall", pcall)?;
-            let mut results: MultiValue = self.runner.call((function.clone(), self.handler.clone()))?;
-            let ok = matches!(results.pop_front(), Some(Value::Boolean(true)));
-            let value = results.pop_front().unwrap_or(Value::Nil);
-            let resp3 = self.lua.app_data_ref::<RunState>().is_some_and(|s| s.resp3);
-            Ok(if ok { convert::lua_to_reply(&value, resp3, caller_protocol) } else { script_error(&value, name) })
-        });
+        let mut run = Run::new(ctx, options, keys, argv, name);
+        let outcome = {
+            let _active = self.slot.activate(&mut run);
+            self.entry.call::<()>(function)
+        };
+        let (result, panic) = run.finish();
         shared.scripting.busy.end();
         ctx.client.db = saved_db;
         ctx.client.protocol = caller_protocol;
-        result.unwrap_or_else(|e| Reply::error(format!("ERR Error running script {name}: {}", api::rust_error_text(&e))))
-    }
-
-    fn set_keys_and_args(&self, keys: &[Bytes], argv: &[Bytes]) -> mlua::Result<()> {
-        for (name, items) in [("KEYS", keys), ("ARGV", argv)] {
-            let table = self.lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                table.raw_set(i + 1, self.lua.create_string(item)?)?;
-            }
-            self.globals.raw_set(name, table)?;
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
         }
-        Ok(())
+        match (outcome, result) {
+            (Ok(()), Some(reply)) => reply,
+            (Ok(()), None) => Reply::error(format!("ERR Error running script {name}: no reply")),
+            (Err(e), _) => Reply::error(format!("ERR Error running script {name}: {}", api::rust_error_text(&e))),
+        }
     }
 
     /// Memory the interpreter uses, in bytes (`used_memory_lua`).
@@ -178,81 +160,8 @@ impl Interpreter {
     }
 }
 
-/// The error reply for a script that raised `error`, in Redis 7's form:
-/// `<err> script: <name>, on <source>:<line>.`
-fn script_error(error: &Value, name: &str) -> Reply {
-    let Value::Table(table) = error else {
-        let text = match error {
-            Value::String(s) => s.to_string_lossy().chars().take(100).collect::<String>(),
-            _ => "execution failure".to_string(),
-        };
-        return Reply::error(format!("ERR Error running script {name}, {text}"));
-    };
-    let mut text: Vec<u8> = match table.raw_get::<Value>("err") {
-        Ok(Value::String(s)) => s.as_bytes().to_vec(),
-        _ => b"ERR unknown error".to_vec(),
-    };
-    let source = match table.raw_get::<Value>("source") {
-        Ok(Value::String(s)) => Some(s.to_string_lossy()),
-        _ => None,
-    };
-    let line = match table.raw_get::<Value>("line") {
-        Ok(Value::Integer(n)) => Some(n.to_string()),
-        Ok(Value::Number(n)) => Some((n as i64).to_string()),
-        Ok(Value::String(s)) => Some(s.to_string_lossy()),
-        _ => None,
-    };
-    if let (Some(source), Some(line)) = (source, line) {
-        text.extend_from_slice(format!(" script: {name}, on {source}:{line}.").as_bytes());
-    }
-    convert::error_reply_from(&text)
-}
-
-/// `redis.call` / `redis.pcall`: runs one command for the script. `Ok(Err(text))` is an error
-/// reply, which `redis.call` raises and `redis.pcall` returns as `{err=text}`.
-fn script_call(lua: &Lua, ctx: &mut Ctx<'_>, values: &[Value], options: &RunOptions) -> mlua::Result<Result<Value, Bytes>> {
-    let fail = |text: &'static str| -> mlua::Result<Result<Value, Bytes>> { Ok(Err(Bytes::from_static(text.as_bytes()))) };
-    let args = match api::command_args(lua, values) {
-        Ok(args) => args,
-        Err(text) => return fail(text),
-    };
-    let spec = match cmd::resolve(&args) {
-        cmd::Resolved::Command(spec) => spec,
-        cmd::Resolved::Rejected(reply) => {
-            let known = args.first().and_then(|name| cmd::lookup(name));
-            return match known {
-                None => fail("ERR Unknown Redis command called from script"),
-                Some(spec) if !spec.arity_ok(args.len()) => fail("ERR Wrong number of args calling Redis command from script"),
-                Some(_) => match reply {
-                    Reply::Error(text) => Ok(Err(text)),
-                    _ => fail("ERR Unknown Redis command called from script"),
-                },
-            };
-        }
-    };
-    let top = spec.name.split('|').next().unwrap_or(spec.name);
-    if spec.has_flag("noscript") || NOSCRIPT.contains(&top) {
-        return fail("ERR This Redis command is not allowed from script");
-    }
-    if spec.has_flag("write") {
-        if options.read_only || options.flags.no_writes {
-            return fail(READ_ONLY_SCRIPT_ERROR);
-        }
-        ctx.shared.scripting.busy.mark_written();
-    }
-    let resp3 = lua.app_data_ref::<RunState>().is_some_and(|s| s.resp3);
-    let caller_protocol = ctx.client.protocol;
-    ctx.client.protocol = if resp3 { Protocol::Resp3 } else { Protocol::Resp2 };
-    let reply = cmd::execute(spec, ctx, &args);
-    ctx.client.protocol = caller_protocol;
-    // Blocking commands answer at once inside a script: drop any wait they asked for.
-    ctx.client.block_request = None;
-    ctx.client.block_args = None;
-    if let Reply::Error(text) = reply {
-        return Ok(Err(text));
-    }
-    Ok(Ok(convert::reply_to_lua(lua, &reply, resp3)?))
-}
+/// A script's SHA1 in lower-case hex: the key of the EVAL cache.
+pub type Sha = [u8; 40];
 
 /// A script in the EVAL cache.
 pub struct CachedScript {
@@ -262,13 +171,24 @@ pub struct CachedScript {
     pub function: Function,
     /// Its shebang flags.
     pub flags: Flags,
+    sha: Sha,
+}
+
+impl CachedScript {
+    /// Its SHA1, lower-case hex.
+    pub fn sha(&self) -> &str {
+        std::str::from_utf8(&self.sha).unwrap_or_default()
+    }
 }
 
 /// The EVAL interpreter and its script cache; SCRIPT FLUSH replaces it whole.
 pub struct Engine {
     /// The interpreter, `None` if Lua could not be started (every EVAL then errors).
     pub interpreter: Option<Interpreter>,
-    scripts: HashMap<String, CachedScript>,
+    scripts: foldhash::HashMap<Sha, CachedScript>,
+    /// The SHA1 of each cached body, so that EVAL finds a cached script without hashing its
+    /// body with SHA1 again.
+    by_body: foldhash::HashMap<Bytes, Sha>,
     /// Bytes of script bodies in the cache (`used_memory_scripts_eval`).
     scripts_memory: usize,
     kill: Arc<AtomicU8>,
@@ -282,7 +202,25 @@ impl std::fmt::Debug for Engine {
 
 /// Lower-case hex SHA1 of a script body.
 pub fn sha1_hex(body: &[u8]) -> String {
-    sha1_smol::Sha1::from(body).digest().to_string()
+    String::from_utf8_lossy(&sha1_key(body)).into_owned()
+}
+
+fn sha1_key(body: &[u8]) -> Sha {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = sha1_smol::Sha1::from(body).digest().bytes();
+    let mut key = [0u8; 40];
+    for (pair, byte) in key.chunks_exact_mut(2).zip(digest) {
+        let digit = |n: u8| HEX.get(usize::from(n)).copied().unwrap_or(b'0');
+        pair.copy_from_slice(&[digit(byte >> 4), digit(byte & 0xf)]);
+    }
+    key
+}
+
+/// A SHA1 as a client sent it (any case) as a cache key; `None` if it is not 40 characters.
+fn sha_key(sha: &[u8]) -> Option<Sha> {
+    let mut key: Sha = sha.try_into().ok()?;
+    key.make_ascii_lowercase();
+    Some(key)
 }
 
 impl Engine {
@@ -295,7 +233,7 @@ impl Engine {
                 None
             }
         };
-        Engine { interpreter, scripts: HashMap::new(), scripts_memory: 0, kill }
+        Engine { interpreter, scripts: Default::default(), by_body: Default::default(), scripts_memory: 0, kill }
     }
 
     /// SCRIPT FLUSH: a new interpreter, an empty cache.
@@ -325,15 +263,24 @@ impl Engine {
 
     /// Whether a script with this SHA1 (any case) is cached.
     pub fn contains(&self, sha: &[u8]) -> bool {
-        std::str::from_utf8(sha).is_ok_and(|s| self.scripts.contains_key(&s.to_ascii_lowercase()))
+        self.get(sha).is_some()
     }
 
     /// Compiles and caches `body` (a no-op if cached); returns its SHA1. Errors are replies:
     /// shebang errors and `ERR Error compiling script (new function): ...`.
     pub fn load(&mut self, body: &Bytes) -> Result<String, Reply> {
-        let sha = sha1_hex(body);
-        if self.scripts.contains_key(&sha) {
-            return Ok(sha);
+        let key = self.load_key(body)?;
+        Ok(String::from_utf8_lossy(&key).into_owned())
+    }
+
+    /// [`Engine::load`], returning the cache key.
+    pub fn load_key(&mut self, body: &Bytes) -> Result<Sha, Reply> {
+        if let Some(key) = self.by_body.get(body) {
+            return Ok(*key);
+        }
+        let key = sha1_key(body);
+        if self.scripts.contains_key(&key) {
+            return Ok(key);
         }
         let flags = shebang::parse(body).map_err(Reply::error)?;
         let Some(interpreter) = self.interpreter.as_ref() else {
@@ -343,16 +290,18 @@ impl Engine {
             .compile(&shebang::compiled_body(body), "@user_script")
             .map_err(|message| Reply::error(format!("ERR Error compiling script (new function): {message}")))?;
         self.scripts_memory += body.len();
-        self.scripts.insert(sha.clone(), CachedScript { body: body.clone(), function, flags });
-        Ok(sha)
+        self.scripts.insert(key, CachedScript { body: body.clone(), function, flags, sha: key });
+        self.by_body.insert(body.clone(), key);
+        Ok(key)
+    }
+
+    /// The cached script with this body (after [`Engine::load_key`] cached it).
+    pub fn get_body(&self, body: &Bytes) -> Option<&CachedScript> {
+        self.scripts.get(self.by_body.get(body)?)
     }
 
     /// The cached script for a SHA1 (any case).
     pub fn get(&self, sha: &[u8]) -> Option<&CachedScript> {
-        let sha = std::str::from_utf8(sha).ok()?;
-        if sha.len() != 40 {
-            return None;
-        }
-        self.scripts.get(&sha.to_ascii_lowercase())
+        self.scripts.get(&sha_key(sha)?)
     }
 }

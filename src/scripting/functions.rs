@@ -59,8 +59,7 @@ const NAME_ERROR: &str =
 
 /// Lua helpers, run once per interpreter with the sandbox environment and the load-time
 /// `redis` fields. `make_env(register)` gives a library's environment and the function that
-/// opens it to the full sandbox after the load; `run` calls under a message handler; `bind`
-/// makes the thunk that calls a function with its keys and arguments.
+/// opens it to the full sandbox after the load; `run` calls under a message handler.
 const HELPERS: &str = r#"
 local runtime_env, api_fields = ...
 local setmetatable, error, tostring, xpcall = setmetatable, error, tostring, xpcall
@@ -86,9 +85,6 @@ function helpers.make_env(register)
 end
 function helpers.run(f, handler)
   return xpcall(f, handler)
-end
-function helpers.bind(callback, keys, args)
-  return function() return callback(keys, args) end
 end
 return helpers
 "#;
@@ -123,7 +119,6 @@ struct Runtime {
     interpreter: Interpreter,
     make_env: Function,
     run: Function,
-    bind: Function,
     handler: Function,
     /// Milliseconds since `epoch` past which the running load is stopped; 0: no load runs.
     deadline: Arc<AtomicU64>,
@@ -157,7 +152,6 @@ impl Runtime {
         Ok(Runtime {
             make_env: helpers.raw_get("make_env")?,
             run: helpers.raw_get("run")?,
-            bind: helpers.raw_get("bind")?,
             handler: lua.create_function(api::error_handler)?,
             interpreter,
             deadline,
@@ -538,23 +532,8 @@ impl Functions {
         let Some(runtime) = self.runtime.as_ref() else {
             return Reply::error("ERR Lua interpreter unavailable");
         };
-        let thunk = (|| -> mlua::Result<Function> {
-            let lua = &runtime.interpreter.lua;
-            let list = |items: &[Bytes]| -> mlua::Result<Table> {
-                let table = lua.create_table_with_capacity(items.len(), 0)?;
-                for (i, item) in items.iter().enumerate() {
-                    table.raw_set(i + 1, lua.create_string(item)?)?;
-                }
-                Ok(table)
-            };
-            runtime.bind.call((function.callback.clone(), list(keys)?, list(argv)?))
-        })();
-        let thunk = match thunk {
-            Ok(thunk) => thunk,
-            Err(e) => return Reply::error(format!("ERR Error running function {}: {}", function.name, api::rust_error_text(&e))),
-        };
         let options = RunOptions { kind: Kind::Function, read_only, flags: function.flags };
-        runtime.interpreter.run(ctx, &thunk, &function.name, &[], &[], options)
+        runtime.interpreter.run(ctx, &function.callback, &function.name, keys, argv, options)
     }
 
     /// FUNCTION DUMP: every library in Redis's payload format.

@@ -24,6 +24,7 @@ pub mod functions;
 pub mod sandbox;
 pub mod shebang;
 pub mod lib;
+pub mod raw;
 
 use parking_lot::Mutex;
 
