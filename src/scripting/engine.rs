@@ -37,7 +37,7 @@ fn load_libraries(lua: &Lua) -> mlua::Result<()> {
 /// queued tasks to another thread (`block_in_place`), or a connection task parked in this
 /// worker's local slot could never run to answer -BUSY or SCRIPT KILL. Once handed off, later
 /// calls cost nothing. Not possible (and not needed) outside a multi-threaded runtime.
-fn hand_off_runtime_worker() {
+pub(super) fn hand_off_runtime_worker() {
     if let Ok(handle) = tokio::runtime::Handle::try_current() {
         if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
             tokio::task::block_in_place(|| ());

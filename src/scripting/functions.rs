@@ -147,6 +147,8 @@ impl Runtime {
             if deadline != 0 && elapsed_ms(epoch) > deadline {
                 return Err(api::raise("ERR FUNCTION LOAD timeout"));
             }
+            // As for EVAL scripts: let the connection that will send FUNCTION KILL run.
+            super::engine::hand_off_runtime_worker();
             Ok(VmState::Continue)
         })?;
         Ok(Runtime {
