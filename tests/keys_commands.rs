@@ -17,7 +17,7 @@ fn list_of(items: &[&str]) -> Value {
     for item in items {
         list.push(End::Right, item.as_bytes());
     }
-    Value::List(list)
+    Value::List(Box::new(list))
 }
 
 /// Stores a value directly in database `db`, last accessed at `accessed_ms`.

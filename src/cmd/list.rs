@@ -64,7 +64,7 @@ pub fn push_op(keyspace: &mut Keyspace, db: usize, key: &[u8], end: End, values:
             }
             let len = list.len();
             let now = keyspace.now_ms();
-            keyspace.db(db).insert(key, Value::List(list), None, now);
+            keyspace.db(db).insert(key, Value::List(Box::new(list)), None, now);
             len
         }
     };

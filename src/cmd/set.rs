@@ -65,7 +65,7 @@ fn add_members(ctx: &mut Ctx<'_>, key: &[u8], members: &[Bytes]) -> Result<usize
     if set_mut(ctx.keyspace, db, key)?.is_none() {
         let first = members.first().map(|m| m.as_ref()).unwrap_or_default();
         let now = ctx.now_ms();
-        ctx.db().insert(key, Value::Set(Set::for_members(first, members.len(), limits)), None, now);
+        ctx.db().insert(key, Value::Set(Box::new(Set::for_members(first, members.len(), limits))), None, now);
     }
     let set = set_mut(ctx.keyspace, db, key)?.ok_or_else(errors::wrong_type)?;
     let added = members.iter().filter(|m| set.add(m, limits)).count();
@@ -300,7 +300,7 @@ fn store(ctx: &mut Ctx<'_>, destination: &[u8], result: Set, event: &'static str
         return Reply::Integer(0);
     }
     let now = ctx.now_ms();
-    ctx.db().insert(destination, Value::Set(result), None, now);
+    ctx.db().insert(destination, Value::Set(Box::new(result)), None, now);
     ctx.notify('s', event, destination);
     Reply::from(size)
 }

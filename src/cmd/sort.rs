@@ -172,7 +172,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply {
     for row in rows {
         list.push(End::Right, row.as_deref().unwrap_or_default());
     }
-    ctx.db().insert(&destination, Value::List(list), None, now);
+    ctx.db().insert(&destination, Value::List(Box::new(list)), None, now);
     ctx.keyspace.signal_ready(db, &destination);
     ctx.notify('g', "sortstore", &destination);
     Reply::from(count)

@@ -10,7 +10,7 @@ use super::{args, errors, CommandSpec, Ctx};
 use crate::keyspace::string::{getrange_bounds, incr_by_float, IncrFloatError};
 use crate::keyspace::{StringValue, Value};
 use crate::resp::Reply;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 // ---------------------------------------------------------------------------------------------
 // Lookups
@@ -29,10 +29,15 @@ impl From<NotString> for Reply {
 
 /// The string at `key` without counting a keyspace hit or miss (Redis's `lookupKeyWrite`).
 fn lookup(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<StringValue>, NotString> {
+    lookup_with(ctx, key, StringValue::clone)
+}
+
+/// `f` of the string at `key` (see [`lookup`]), without copying the value.
+fn lookup_with<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&StringValue) -> R) -> Result<Option<R>, NotString> {
     let now = ctx.now_ms();
     match ctx.db().get_value(key, now) {
         None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(f(s))),
         #[allow(unreachable_patterns)]
         Some(_) => Err(NotString::WrongType),
     }
@@ -41,9 +46,14 @@ fn lookup(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<StringValue>, NotStrin
 /// The string at `key` for a read (Redis's `lookupKeyRead`): counts a hit or a miss for
 /// `INFO stats` whatever the type.
 fn lookup_read(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<StringValue>, NotString> {
+    lookup_read_with(ctx, key, StringValue::clone)
+}
+
+/// `f` of the string at `key` for a read (see [`lookup_read`]), without copying the value.
+fn lookup_read_with<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&StringValue) -> R) -> Result<Option<R>, NotString> {
     let now = ctx.now_ms();
     let found = ctx.db().get_value(key, now).map(|value| match value {
-        Value::String(s) => Ok(s.clone()),
+        Value::String(s) => Ok(f(s)),
         #[allow(unreachable_patterns)]
         _ => Err(NotString::WrongType),
     });
@@ -52,29 +62,22 @@ fn lookup_read(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<StringValue>, Not
 }
 
 /// Rewrites the string at `key` in place as a `raw` string (APPEND, SETRANGE), keeping its
-/// TTL, and signals WATCHers. Does nothing if the key is not a live string.
-fn edit_in_place(ctx: &mut Ctx<'_>, key: &[u8], edit: impl FnOnce(&mut BytesMut)) -> usize {
+/// TTL, and signals WATCHers. Does nothing if the key is not a live string. The edit gets the
+/// value's own buffer (no copy), so repeated APPENDs stay linear.
+fn edit_in_place(ctx: &mut Ctx<'_>, key: &[u8], edit: impl FnOnce(&mut Vec<u8>)) -> usize {
     let now = ctx.now_ms();
     let db = ctx.db();
     let mut len = 0;
     if let Some(entry) = db.get_mut(key, now) {
         if let Value::String(s) = &mut entry.value {
-            let mut buf = into_bytes_mut(std::mem::replace(s, StringValue::Raw(Bytes::new())));
+            let mut buf = std::mem::replace(s, StringValue::Int(0)).into_vec();
             edit(&mut buf);
             len = buf.len();
-            *s = StringValue::Raw(buf.freeze());
+            *s = StringValue::raw(buf);
         }
     }
     db.touch(key);
     len
-}
-
-/// The string's bytes as a growable buffer, reusing the allocation when nothing else holds it.
-fn into_bytes_mut(value: StringValue) -> BytesMut {
-    match value {
-        StringValue::Int(n) => BytesMut::from(itoa::Buffer::new().format(n).as_bytes()),
-        StringValue::Bytes(b) | StringValue::Raw(b) => b.try_into_mut().unwrap_or_else(|b| BytesMut::from(&b[..])),
-    }
 }
 
 /// Redis's `checkStringLength`: whether a string of `size + append` bytes would exceed
@@ -200,8 +203,8 @@ fn parse_extended(args: &[Bytes], from: usize, of: OptionsOf) -> Result<Extended
 /// `GET key`: the value, or null.
 /// Errors: `WRONGTYPE` if the key holds another type.
 fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match lookup_read(ctx, &args[1]) {
-        Ok(found) => Reply::bulk_or_null(found.map(|s| s.to_bytes())),
+    match lookup_read_with(ctx, &args[1], StringValue::to_bytes) {
+        Ok(found) => Reply::bulk_or_null(found),
         Err(e) => e.into(),
     }
 }
@@ -226,8 +229,8 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &Bytes, value: &Bytes, options: &Extended
         None => None,
     };
     let old = if options.get {
-        match lookup_read(ctx, key) {
-            Ok(old) => Some(Reply::bulk_or_null(old.map(|s| s.to_bytes()))),
+        match lookup_read_with(ctx, key, StringValue::to_bytes) {
+            Ok(old) => Some(Reply::bulk_or_null(old)),
             Err(e) => return e.into(),
         }
     } else {
@@ -369,8 +372,8 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let replies = args[1..]
         .iter()
-        .map(|key| match lookup_read(ctx, key) {
-            Ok(Some(value)) => Reply::Bulk(value.to_bytes()),
+        .map(|key| match lookup_read_with(ctx, key, StringValue::to_bytes) {
+            Ok(Some(value)) => Reply::Bulk(value),
             Ok(None) | Err(_) => Reply::Null,
         })
         .collect();
@@ -429,7 +432,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let (key, tail) = (&args[1], &args[2]);
     // Only the length is kept: holding a copy of the value would stop the in-place edit from
     // reusing its buffer, making repeated APPENDs quadratic.
-    let len = match lookup(ctx, key).map(|found| found.map(|s| s.len())) {
+    let len = match lookup_with(ctx, key, StringValue::len) {
         Err(e) => return e.into(),
         Ok(None) => {
             let now = ctx.now_ms();
@@ -463,8 +466,8 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return Reply::error("ERR offset is out of range");
     };
     // Only the length is kept, so that the in-place edit can reuse the value's buffer.
-    let current_len = match lookup(ctx, key) {
-        Ok(current) => current.map(|s| s.len()),
+    let current_len = match lookup_with(ctx, key, StringValue::len) {
+        Ok(current) => current,
         Err(e) => return e.into(),
     };
     if patch.is_empty() {
@@ -477,7 +480,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Ok(start) = usize::try_from(offset) else {
         return Reply::error("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     };
-    let write = |buf: &mut BytesMut| {
+    let write = |buf: &mut Vec<u8>| {
         let end = start + patch.len();
         if buf.len() < end {
             buf.resize(end, 0);
@@ -487,11 +490,11 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
     };
     let len = if current_len.is_none() {
-        let mut buf = BytesMut::new();
+        let mut buf = Vec::new();
         write(&mut buf);
         let len = buf.len();
         let now = ctx.now_ms();
-        ctx.db().insert(key, Value::String(StringValue::Raw(buf.freeze())), None, now);
+        ctx.db().insert(key, Value::String(StringValue::raw(buf)), None, now);
         len
     } else {
         edit_in_place(ctx, key, write)
@@ -578,7 +581,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let now = ctx.now_ms();
     // Redis stores the formatted text (embstr/raw), never an int encoding.
-    let stored = Value::String(StringValue::Bytes(result.clone()));
+    let stored = Value::String(StringValue::text(&result));
     if exists {
         ctx.db().insert_keep_ttl(key, stored, now);
     } else {
@@ -594,8 +597,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// `STRLEN key`: the string's length in bytes, 0 for a missing key.
 /// Errors: `WRONGTYPE`.
 fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match lookup_read(ctx, &args[1]) {
-        Ok(found) => Reply::from(found.map_or(0, |s| s.len())),
+    match lookup_read_with(ctx, &args[1], StringValue::len) {
+        Ok(found) => Reply::from(found.unwrap_or(0)),
         Err(e) => e.into(),
     }
 }
@@ -609,8 +612,8 @@ fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         (Ok(start), Ok(end)) => (start, end),
         (Err(e), _) | (_, Err(e)) => return e.into(),
     };
-    let value = match lookup_read(ctx, &args[1]) {
-        Ok(Some(value)) => value.to_bytes(),
+    let value = match lookup_read_with(ctx, &args[1], StringValue::to_bytes) {
+        Ok(Some(value)) => value,
         Ok(None) => return Reply::Bulk(Bytes::new()),
         Err(e) => return e.into(),
     };
@@ -631,8 +634,8 @@ fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     // Redis checks the types before it reads the options.
     let mut strings = Vec::with_capacity(2);
     for key in &args[1..3] {
-        match lookup_read(ctx, key) {
-            Ok(found) => strings.push(found.map(|s| s.to_bytes()).unwrap_or_default()),
+        match lookup_read_with(ctx, key, StringValue::to_bytes) {
+            Ok(found) => strings.push(found.unwrap_or_default()),
             Err(_) => return Reply::error("ERR The specified keys must contain string values"),
         }
     }

@@ -70,13 +70,13 @@ pub fn key_bytes(key: &[u8]) -> usize {
 pub fn value_bytes(value: &Value) -> usize {
     match value {
         Value::String(s) => match s {
-            super::StringValue::Int(_) => 0,
-            super::StringValue::Bytes(b) | super::StringValue::Raw(b) => bytes_block(b),
+            super::StringValue::Int(_) | super::StringValue::Short(_) => 0,
+            super::StringValue::Long(b) | super::StringValue::Raw(b) => heap_block(b.len()),
         },
-        Value::List(l) => l.allocated_bytes(),
+        Value::List(l) => heap_block(std::mem::size_of::<super::list::List>()) + l.allocated_bytes(),
         Value::Stream(s) => heap_block(std::mem::size_of::<super::stream::Stream>()) + s.memory(),
-        Value::Hash(h) => h.allocated_bytes(),
-        Value::Set(s) => s.allocated_bytes(),
+        Value::Hash(h) => heap_block(std::mem::size_of::<super::hash::Hash>()) + h.allocated_bytes(),
+        Value::Set(s) => heap_block(std::mem::size_of::<super::set::Set>()) + s.allocated_bytes(),
         Value::ZSet(z) => heap_block(std::mem::size_of::<super::zset::ZSet>()) + z.allocated_bytes(),
     }
 }
