@@ -70,10 +70,9 @@ fn edit_in_place(ctx: &mut Ctx<'_>, key: &[u8], edit: impl FnOnce(&mut Vec<u8>))
     let mut len = 0;
     if let Some(entry) = db.get_mut(key, now) {
         if let Value::String(s) = &mut entry.value {
-            let mut buf = std::mem::replace(s, StringValue::Int(0)).into_vec();
-            edit(&mut buf);
+            let buf = s.make_raw();
+            edit(buf);
             len = buf.len();
-            *s = StringValue::raw(buf);
         }
     }
     db.touch(key);

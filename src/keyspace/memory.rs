@@ -71,7 +71,8 @@ pub fn value_bytes(value: &Value) -> usize {
     match value {
         Value::String(s) => match s {
             super::StringValue::Int(_) | super::StringValue::Short(_) => 0,
-            super::StringValue::Long(b) | super::StringValue::Raw(b) => heap_block(b.len()),
+            super::StringValue::Long(b) => heap_block(b.len()),
+            super::StringValue::Raw(b) => heap_block(std::mem::size_of::<Vec<u8>>()) + heap_block(b.capacity()),
         },
         Value::List(l) => heap_block(std::mem::size_of::<super::list::List>()) + l.allocated_bytes(),
         Value::Stream(s) => heap_block(std::mem::size_of::<super::stream::Stream>()) + s.memory(),

@@ -93,7 +93,9 @@ pub enum StringValue {
     /// Longer bytes as written by `SET` (`embstr` up to 44 bytes, else `raw`).
     Long(Box<[u8]>),
     /// Bytes that were modified in place (`APPEND`, `SETRANGE`): always `raw`, as in Redis.
-    Raw(Box<[u8]>),
+    /// A `Vec` (behind a box, to keep the value small) so that repeated appends grow it in
+    /// place.
+    Raw(Box<Vec<u8>>),
 }
 
 impl StringValue {
@@ -117,15 +119,33 @@ impl StringValue {
 
     /// A string modified in place (`raw` whatever its length).
     pub fn raw(bytes: Vec<u8>) -> StringValue {
-        StringValue::Raw(bytes.into_boxed_slice())
+        StringValue::Raw(Box::new(bytes))
     }
 
-    /// The string's bytes as a growable buffer, for an in-place edit.
+    /// The string's bytes as a growable buffer, for an in-place edit: the value becomes `raw`
+    /// (if it was not already) and the edit works on its own buffer.
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, StringValue::Raw(_)) {
+            let bytes = std::mem::replace(self, StringValue::Int(0)).into_vec();
+            *self = StringValue::raw(bytes);
+        }
+        match self {
+            StringValue::Raw(buf) => buf,
+            // Just made raw above; an empty buffer keeps this total without a panic.
+            _ => {
+                *self = StringValue::raw(Vec::new());
+                self.make_raw()
+            }
+        }
+    }
+
+    /// The string's bytes in a `Vec`.
     pub fn into_vec(self) -> Vec<u8> {
         match self {
             StringValue::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
             StringValue::Short(s) => s.as_slice().to_vec(),
-            StringValue::Long(b) | StringValue::Raw(b) => b.into_vec(),
+            StringValue::Long(b) => b.into_vec(),
+            StringValue::Raw(b) => *b,
         }
     }
 
@@ -134,7 +154,8 @@ impl StringValue {
         match self {
             StringValue::Int(n) => Bytes::copy_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
             StringValue::Short(s) => Bytes::copy_from_slice(s.as_slice()),
-            StringValue::Long(b) | StringValue::Raw(b) => Bytes::copy_from_slice(b),
+            StringValue::Long(b) => Bytes::copy_from_slice(b),
+            StringValue::Raw(b) => Bytes::copy_from_slice(b),
         }
     }
 
@@ -143,7 +164,8 @@ impl StringValue {
         match self {
             StringValue::Int(_) => None,
             StringValue::Short(s) => Some(s.as_slice()),
-            StringValue::Long(b) | StringValue::Raw(b) => Some(b),
+            StringValue::Long(b) => Some(b),
+            StringValue::Raw(b) => Some(b),
         }
     }
 
@@ -152,7 +174,8 @@ impl StringValue {
         match self {
             StringValue::Int(n) => itoa::Buffer::new().format(*n).len(),
             StringValue::Short(s) => s.as_slice().len(),
-            StringValue::Long(b) | StringValue::Raw(b) => b.len(),
+            StringValue::Long(b) => b.len(),
+            StringValue::Raw(b) => b.len(),
         }
     }
 
@@ -166,7 +189,8 @@ impl StringValue {
         match self {
             StringValue::Int(n) => Some(*n),
             StringValue::Short(s) => crate::resp::parse_i64(s.as_slice()),
-            StringValue::Long(b) | StringValue::Raw(b) => crate::resp::parse_i64(b),
+            StringValue::Long(b) => crate::resp::parse_i64(b),
+            StringValue::Raw(b) => crate::resp::parse_i64(b),
         }
     }
 
@@ -210,5 +234,9 @@ mod tests {
         assert_eq!(StringValue::text(b"12").encoding(), "embstr");
         assert_eq!(StringValue::text(b"12").as_i64(), Some(12));
         assert_eq!(StringValue::raw(b"ab".to_vec()).encoding(), "raw");
+        let mut value = StringValue::from_bytes(b"12");
+        value.make_raw().extend_from_slice(b"34");
+        assert_eq!(value.encoding(), "raw");
+        assert_eq!(value.to_bytes(), Bytes::from_static(b"1234"));
     }
 }
