@@ -461,7 +461,7 @@ impl Db {
     }
 
     /// One page of a SCAN from `cursor`: live keys from at least `count` positions when there
-    /// are that many left (all keys sharing a hash are returned together, so a page may hold
+    /// are that many left (keys sharing a position, the hash's top 32 bits, are returned together, so a page may hold
     /// more), visiting at most `10 × count` positions so expired stretches stay cheap; a page may
     /// then hold fewer keys, or none, with a non-zero cursor. Expired keys met are reclaimed.
     ///

@@ -4,9 +4,10 @@
 //! the WebSocket gateway, blocking retries and persistence replay all reuse them.
 //!
 //! # Layout
-//! Each [`Db`] keeps its keys ordered by a keyed 64-bit hash (`BTreeMap<u64, Bucket>`). The
-//! order never changes as keys come and go, so a `SCAN` cursor is simply "the next hash to
-//! visit": every key present for the whole scan is returned, with no rehashing to dodge.
+//! Each [`Db`] keeps its keys ordered by a keyed 64-bit hash (an open-addressing table kept in
+//! hash order, see `ordered.rs`). The order never changes as keys come and go or the table
+//! grows, so a `SCAN` cursor is simply "the next hash to visit": every key present for the
+//! whole scan is returned, with no rehashing to dodge.
 //! Deadlines live beside the entries in a deadline-ordered index, so the active expiry cycle
 //! visits exactly the keys that are due, in order, without sampling.
 
