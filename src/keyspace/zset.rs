@@ -728,7 +728,8 @@ impl Packed {
 #[derive(Debug, Clone)]
 enum Repr {
     Packed(Packed),
-    Skip(SkipList),
+    /// Boxed: the skip list is ~100 bytes and most sorted sets are small.
+    Skip(Box<SkipList>),
 }
 
 /// A sorted set: packed while small, a skip list beside a map once large (see the module docs).
@@ -769,7 +770,7 @@ impl ZSet {
         if size_hint <= limits.max_entries && len_hint <= limits.max_value {
             ZSet::default()
         } else {
-            ZSet { repr: Repr::Skip(SkipList::new()) }
+            ZSet { repr: Repr::Skip(Box::default()) }
         }
     }
 
@@ -815,7 +816,7 @@ impl ZSet {
             for e in packed.iter() {
                 skip.add(e.member, e.score);
             }
-            self.repr = Repr::Skip(skip);
+            self.repr = Repr::Skip(Box::new(skip));
         }
     }
 
@@ -996,7 +997,7 @@ impl ZSet {
     pub fn allocated_bytes(&self) -> usize {
         match &self.repr {
             Repr::Packed(p) => p.data.capacity(),
-            Repr::Skip(s) => s.allocated_bytes(),
+            Repr::Skip(s) => super::memory::heap_block(std::mem::size_of::<SkipList>()) + s.allocated_bytes(),
         }
     }
 }
