@@ -9,8 +9,9 @@
 //! - vectors and byte buffers count their capacity, not their length; a `HashMap` counts its
 //!   buckets and control bytes at its capacity ([`hashmap_bytes`]); a `BTreeMap` counts its
 //!   entries at the average fill of a B-tree node ([`btree_bytes`]);
-//! - a byte string shared by two structures (a sorted set's map and skip list) is counted once,
-//!   plus the shared header the `bytes` crate allocates for it;
+//! - a large sorted set counts its arena chunks, each node's block (member and upper levels)
+//!   and its index of node numbers; a large hash or set counts its B-tree of 24-byte entries
+//!   and each entry's one block (see `zset.rs` and `hash.rs`);
 //! - the key costs its node in the keyspace index's arena (name up to 22 bytes inline, entry
 //!   and the value's fixed part), its name's block when longer, and its 8-byte slot at the
 //!   index's mid-range load of 2/3 ([`super::db::index_bytes`]).
@@ -21,9 +22,6 @@
 
 use super::Value;
 use bytes::Bytes;
-
-/// The bookkeeping block the `bytes` crate allocates when a buffer gets a second owner.
-pub const SHARED_BYTES_HEADER: usize = 24;
 
 /// The bytes mimalloc really takes for a request of `n` bytes (0 for no allocation).
 pub fn heap_block(n: usize) -> usize {
