@@ -11,17 +11,20 @@
 # XADD s '*' f v`, and every run checks that XLEN is exactly n afterwards. Printed: requests
 # per second, the ratio to in-memory Herald and the ratio to Redis with the same policy.
 #
-# Memory (--memory N): loads N entries (XADD pipelined, -P 64) into a durable Herald with
-# `stream-memory-budget BUDGET` and into an in-memory Herald, and prints each one's RSS
-# (VmRSS) and bytes per entry. Recovery (--recovery, after --memory): restarts the durable
-# Herald on the same directory and prints the time until it answers PING with XLEN = N, and
-# the recovery time INFO persistence reports.
+# Memory (--memory N): loads N entries (XADD pipelined, -P 64) in CHUNKS chunks into a durable
+# Herald with `stream-memory-budget BUDGET` and (when N <= MEM_BASELINE_MAX) into an in-memory
+# Herald, and prints each one's RSS (VmRSS) and bytes per entry after every chunk, so a flat
+# RSS shows bounded memory. Recovery (--recovery, after --memory): restarts the durable Herald
+# on the same directory and prints when it first replies (-LOADING while it recovers), the time
+# until it answers PING with PONG, XLEN, RSS and peak RSS (VmHWM), and INFO persistence's
+# recovery fields. The data directory is deleted afterwards unless KEEP_DATA is set.
 #
 # Usage: benches/durable_compare.sh [--throughput] [--memory N] [--recovery] [-c clients]
 #        [-P "1 16"] [-n N] [--rounds R] [--policies "always everysec no"] [--budget 4mb]
 #        [--no-pin]
 # With no phase flag, runs --throughput only. Environment: CLIENTS (50), PIPELINES ("1 16"),
-# N (100000), ROUNDS (2), POLICIES, BUDGET (4mb), PIN, HERALD_BIN, DATA_ROOT (where the data
+# N (100000), ROUNDS (2), POLICIES, BUDGET (4mb), CHUNKS (4), MEM_BASELINE_MAX (10000000),
+# KEEP_DATA, PIN, HERALD_BIN, DATA_ROOT (where the data
 # directories go; a temporary directory by default: it must be on a real disk for fsync to
 # mean anything, not tmpfs).
 set -euo pipefail
@@ -33,6 +36,8 @@ N=${N:-100000}
 ROUNDS=${ROUNDS:-2}
 POLICIES=${POLICIES:-always everysec no}
 BUDGET=${BUDGET:-4mb}
+CHUNKS=${CHUNKS:-4}
+MEM_BASELINE_MAX=${MEM_BASELINE_MAX:-10000000}
 throughput=0
 memory_n=0
 recovery=0
@@ -137,39 +142,73 @@ if [ "$throughput" = 1 ]; then
 fi
 
 if [ "$memory_n" != 0 ]; then
+  chunk=$(( (memory_n + CHUNKS - 1) / CHUNKS ))
   echo
-  echo "## memory: $memory_n entries (XADD s '*' f v, redis-benchmark -c 50 -P 64), budget $BUDGET"
-  start_herald_mem bigmem
+  echo "## memory: $memory_n entries (XADD s '*' f v, redis-benchmark -c 50 -P 64, in $CHUNKS chunks), budget $BUDGET"
+  mem_labels=(bigdur)
+  if [ "$memory_n" -le "$MEM_BASELINE_MAX" ]; then
+    start_herald_mem bigmem
+    mem_labels=(bigmem bigdur)
+  else
+    echo "# in-memory baseline skipped: $memory_n > MEM_BASELINE_MAX ($MEM_BASELINE_MAX)"
+  fi
   start_herald_durable bigdur everysec "$data/big"
   printf '%-22s %10s %12s %14s %10s\n' server XLEN "RSS MiB" "bytes/entry" "load s"
-  for label in bigmem bigdur; do
+  for label in "${mem_labels[@]}"; do
     base=$(rss_kb "${server_pid[$label]}")
-    t0=$(date +%s.%N)
-    "${bench_pin[@]}" redis-benchmark -h 127.0.0.1 -p "${ports[$label]}" -c 50 -n "$memory_n" -P 64 \
-      XADD s '*' f v >/dev/null 2>&1
-    t1=$(date +%s.%N)
-    len=$(redis-cli -p "${ports[$label]}" xlen s)
-    rss=$(rss_kb "${server_pid[$label]}")
     name=$([ "$label" = bigmem ] && echo "herald in-memory" || echo "herald durable $BUDGET")
-    printf '%-22s %10s %12.1f %14.1f %10.1f\n' "$name" "$len" "$(awk -v r="$rss" 'BEGIN { print r / 1024 }')" \
-      "$(awk -v r="$rss" -v b="$base" -v n="$len" 'BEGIN { print (r - b) * 1024 / n }')" \
-      "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+    t0=$(date +%s.%N)
+    loaded=0
+    # RSS after each chunk: flat for the durable stream once the budget is full.
+    while [ "$loaded" -lt "$memory_n" ]; do
+      n=$(( memory_n - loaded < chunk ? memory_n - loaded : chunk ))
+      "${bench_pin[@]}" redis-benchmark -h 127.0.0.1 -p "${ports[$label]}" -c 50 -n "$n" -P 64 \
+        XADD s '*' f v >/dev/null 2>&1
+      loaded=$(( loaded + n ))
+      t1=$(date +%s.%N)
+      len=$(redis-cli -p "${ports[$label]}" xlen s)
+      rss=$(rss_kb "${server_pid[$label]}")
+      printf '%-22s %10s %12.1f %14.1f %10.1f\n' "$name" "$len" "$(awk -v r="$rss" 'BEGIN { print r / 1024 }')" \
+        "$(awk -v r="$rss" -v b="$base" -v n="$len" 'BEGIN { print (r - b) * 1024 / n }')" \
+        "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+    done
   done
   du -sh "$data/big" | awk '{ print "# segments on disk: " $1 }'
-  stop bigmem
+  for label in "${mem_labels[@]}"; do [ "$label" = bigmem ] && stop bigmem; done
   if [ "$recovery" = 1 ]; then
     stop bigdur
     sync
     echo
-    echo "## recovery of $memory_n entries (same directory, stream-fsync everysec)"
+    echo "## recovery of $memory_n entries (same directory, stream-fsync everysec, budget $BUDGET)"
+    # Not `start`: recovery may take longer than its 10 s wait. Clients are answered at once
+    # (-LOADING until the streams are rebuilt); the time to the first PONG is the recovery.
+    ports[recovered]=$(free_port)
     t0=$(date +%s.%N)
-    start_herald_durable recovered everysec "$data/big"
+    "${server_pin[@]}" "$HERALD_BIN" --bind 127.0.0.1 --port "${ports[recovered]}" --dir "$data/big" \
+      --durable-streams yes --stream-fsync everysec --stream-memory-budget "$BUDGET" \
+      >"$workdir/recovered.log" 2>&1 &
+    pids+=($!)
+    server_pid[recovered]=$!
+    first_reply=""
+    until reply=$(redis-cli -p "${ports[recovered]}" ping 2>/dev/null) && [ "$reply" = PONG ]; do
+      if [ -z "$first_reply" ] && [ -n "$reply" ]; then
+        first_reply="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s ($reply)"
+      fi
+      kill -0 "${server_pid[recovered]}" 2>/dev/null || { echo "recovering herald exited; log:" >&2; cat "$workdir/recovered.log" >&2; exit 1; }
+      sleep 0.05
+    done
     t1=$(date +%s.%N)
     len=$(redis-cli -p "${ports[recovered]}" xlen s)
-    echo "start to first PONG: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s; XLEN $len; RSS after recovery $(awk -v r="$(rss_kb "${server_pid[recovered]}")" 'BEGIN { printf "%.1f", r / 1024 }') MiB"
+    pid=${server_pid[recovered]}
+    echo "first reply after start: ${first_reply:-PONG at once}"
+    echo "start to first PONG: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s; XLEN $len"
+    echo "RSS after recovery $(awk -v r="$(rss_kb "$pid")" 'BEGIN { printf "%.1f", r / 1024 }') MiB; peak RSS (VmHWM) $(awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status") MiB"
     redis-cli -p "${ports[recovered]}" info persistence | tr -d '\r' | grep -Ei 'recover|segments|bytes' || true
     first=$(redis-cli -p "${ports[recovered]}" xrange s - + count 1 | head -1)
     echo "oldest entry read back from disk: $first"
     stop recovered
+  else
+    stop bigdur
   fi
+  [ -n "${KEEP_DATA:-}" ] || rm -rf "$data/big"
 fi

@@ -139,14 +139,9 @@ impl Journal {
     }
 
     fn queue(&mut self, ops: Vec<Op>) {
-        let numbered: Vec<(u64, Op)> = ops
-            .into_iter()
-            .map(|op| {
-                self.seq += 1;
-                (self.seq, op)
-            })
-            .collect();
-        self.writer.push(numbered);
+        let first = self.seq + 1;
+        self.seq += ops.len() as u64;
+        self.writer.push(ops.into_iter().zip(first..).map(|(op, seq)| (seq, op)));
     }
 
     /// Logs a command's records for durable stream `key`; rolls the segment when it is full

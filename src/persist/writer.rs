@@ -245,12 +245,29 @@ impl Writer {
                 (std::mem::take(&mut queue.ops), queue.stop)
             };
             let mut progress = self.shared.progress();
+            // Consecutive appends to one stream (one per command of a pipelined batch, and
+            // every batch queued meanwhile) go to the file in one write. Progress is published
+            // only after the loop, so no waiter is released before its bytes are written.
+            let mut run: Option<(u64, Vec<u8>)> = None;
             for (seq, op) in ops {
-                if let Err(e) = self.apply(op) {
-                    self.fail(&format!("segment write failed: {e}"));
+                match op {
+                    Op::Append { handle, bytes } => match &mut run {
+                        Some((h, buffer)) if *h == handle => buffer.extend_from_slice(&bytes),
+                        _ => {
+                            self.flush_run(run.take());
+                            run = Some((handle, bytes));
+                        }
+                    },
+                    op => {
+                        self.flush_run(run.take());
+                        if let Err(e) = self.apply(op) {
+                            self.fail(&format!("segment write failed: {e}"));
+                        }
+                    }
                 }
                 progress.written = progress.written.max(seq);
             }
+            self.flush_run(run.take());
             let policy = self.shared.policy();
             let sync_now = stop || policy == FsyncPolicy::Always || (policy == FsyncPolicy::Everysec && self.last_sync.elapsed() >= Duration::from_secs(1));
             if sync_now {
@@ -265,6 +282,14 @@ impl Writer {
             if stop {
                 return;
             }
+        }
+    }
+
+    /// Writes a run of appends gathered for one stream.
+    fn flush_run(&mut self, run: Option<(u64, Vec<u8>)>) {
+        let Some((handle, bytes)) = run else { return };
+        if let Err(e) = self.apply(Op::Append { handle, bytes }) {
+            self.fail(&format!("segment write failed: {e}"));
         }
     }
 
