@@ -5,9 +5,9 @@
 //! reads every stream folder, checks every record's CRC, cuts torn or corrupt tails (logged
 //! with `tracing::warn!`), and returns the streams with what the writer needs to continue.
 
-use super::format::{DecodeError, PendingState, Record, SegmentHeader};
+use super::format::{decode_header, DecodeError, PendingState, Record, SegmentHeader};
 use super::io::Storage;
-use super::segment::{list_segments, parse_hex_name, read_segment, STREAMS_DIR};
+use super::segment::{list_segments, parse_hex_name, parse_segment_with, STREAMS_DIR};
 use super::tier::SegmentColdStore;
 use crate::keyspace::stream::{AddId, ColdTier, Group, Stream, StreamId, Trim, TrimStrategy};
 use std::sync::Arc;
@@ -227,8 +227,9 @@ fn recover_stream(storage: &dyn Storage, dir: &Path, handle: u64, cold: Option<C
     let mut deleted = false;
     let mut segs: Vec<(u64, SegmentHeader, u64, Option<StreamId>)> = Vec::new();
     for (index, path) in files {
-        let seg = match read_segment(storage, &path)? {
-            Ok(seg) => seg,
+        let data = storage.read(&path)?;
+        let header = match decode_header(&data) {
+            Ok((header, _)) => header,
             Err(e) => {
                 // A header cut short is a roll that crashed: the file holds nothing yet.
                 warn!("durable streams: {} has an unreadable header ({e}); removing it", path.display());
@@ -237,37 +238,28 @@ fn recover_stream(storage: &dyn Storage, dir: &Path, handle: u64, cold: Option<C
                 continue;
             }
         };
-        report.segments += 1;
-        if let Some(reason) = &seg.bad_tail {
-            report.torn_records_truncated += 1;
-            cut(storage, &path, seg.valid_len, seg.file_len, reason)?;
-        }
-        report.bytes += seg.valid_len;
         if let (None, Some(make)) = (&tier, cold) {
             let store = make(handle);
-            let link = ColdTier { store: store.clone(), key: seg.header.key.clone() };
+            let link = ColdTier { store: store.clone(), key: header.key.clone() };
             stream.set_cold_tier(link.clone());
             tier = Some((store, link));
         }
-        if let Some((store, _)) = &tier {
-            // This segment's entries are in the file already: the blocks they fill may go.
-            let last_in_file = seg.records.iter().rev().find_map(|(_, r)| match r {
-                Record::EntryAdded { id, .. } => Some(*id),
-                _ => None,
-            });
-            if let Some(last) = last_in_file {
-                store.note_written(last);
-            }
-        }
+        // Records are applied as they are decoded: a segment's decoded records are never all
+        // in memory at once, only its bytes.
         let mut last_entry = None;
-        for (offset, record) in seg.records {
-            report.records += 1;
+        let mut records = 0u64;
+        let parsed = parse_segment_with(&data, |offset, record| {
+            records += 1;
             if let Record::Expiry { deadline_ms } = record {
                 expires_at = deadline_ms;
-                continue;
+                return;
             }
             if let Record::EntryAdded { id, .. } = &record {
                 last_entry = Some(*id);
+                // The entry is in the file: blocks it seals may be evicted.
+                if let Some((store, _)) = &tier {
+                    store.note_written(*id);
+                }
             }
             match apply(&mut stream, record) {
                 Ok(Applied::Deleted) => {
@@ -280,7 +272,20 @@ fn recover_stream(storage: &dyn Storage, dir: &Path, handle: u64, cold: Option<C
                 Ok(Applied::Live) => deleted = false,
                 Err(e) => warn!("durable streams: {} record at byte {offset} cannot be applied ({e}); skipped", path.display()),
             }
+        });
+        drop(data);
+        let seg = match parsed {
+            Ok(seg) => seg,
+            // Not reached: the header decoded above.
+            Err(_) => continue,
+        };
+        report.records += records;
+        report.segments += 1;
+        if let Some(reason) = &seg.bad_tail {
+            report.torn_records_truncated += 1;
+            cut(storage, &path, seg.valid_len, seg.file_len, reason)?;
         }
+        report.bytes += seg.valid_len;
         segs.push((index, seg.header, seg.valid_len, last_entry));
         report.peak_resident_bytes = report.peak_resident_bytes.max(stream.resident_bytes() as u64);
     }

@@ -83,13 +83,23 @@ pub fn read_segment(storage: &dyn Storage, path: &Path) -> io::Result<Result<Rea
 
 /// [`read_segment`] on bytes already in memory.
 pub fn parse_segment(data: &[u8]) -> Result<ReadSegment, DecodeError> {
-    let (header, mut at) = decode_header(data)?;
     let mut records = Vec::new();
+    let mut seg = parse_segment_with(data, |at, record| records.push((at, record)))?;
+    seg.records = records;
+    Ok(seg)
+}
+
+/// [`parse_segment`] without collecting the records: `each` gets every good record in order
+/// with its byte offset, as it is decoded (recovery applies them one by one, so a segment's
+/// decoded records are never all in memory at once). The result's `records` is empty.
+pub fn parse_segment_with(data: &[u8], mut each: impl FnMut(u64, Record)) -> Result<ReadSegment, DecodeError> {
+    let (header, mut at) = decode_header(data)?;
+    let records = Vec::new();
     let mut bad_tail = None;
     while at < data.len() {
         match decode_record(data.get(at..).unwrap_or_default()) {
             Ok((record, used)) => {
-                records.push((at as u64, record));
+                each(at as u64, record);
                 at += used;
             }
             Err(e) => {
