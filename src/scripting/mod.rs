@@ -4,6 +4,9 @@
 //! - [`engine`]: the one Lua 5.1 interpreter per server, the script cache keyed by SHA1, and
 //!   [`engine::Engine::run`], which runs a compiled script for a client with the keyspace
 //!   locked (so a script is atomic, like MULTI/EXEC).
+//! - [`raw`]: the hot path in Lua's C API: the script entry, `redis.call`, `redis.pcall`,
+//!   `redis.setresp`, registered once per interpreter, and the conversions on the Lua stack
+//!   (the one module allowed `unsafe`; its invariants are documented there).
 //! - [`convert`]: Lua values <-> replies, Redis's RESP2 and RESP3 rules.
 //! - [`api`]: the `redis` table (`redis.call`, `redis.pcall`, `redis.error_reply`, ...) and the
 //!   error handler that gives script errors Redis's `script: <sha>, on @user_script:<line>.`
