@@ -107,3 +107,30 @@ async fn library_settings_persist_between_scripts_like_redis() {
     assert_eq!(text(eval(&mut raw, "return cjson.encode(1/3)", &[]).await), "$5\r\n0.333\r\n");
     assert_eq!(text(raw.call(&[b"SCRIPT", b"FLUSH"]).await), "+OK\r\n");
 }
+
+#[tokio::test]
+async fn pairs_over_a_library_table_iterates_its_functions() {
+    let server = common::start().await;
+    let mut raw = server.raw().await;
+    let script = "local found = {}
+for k, v in pairs(cjson) do if k == 'encode' or k == 'decode' then found[#found + 1] = k .. '=' .. type(v) end end
+table.sort(found)
+local n = 0
+for k in pairs(redis) do if k == 'call' then n = n + 1 end end
+return {found[1], found[2], n, next(bit) ~= nil and 1 or 0}";
+    assert_eq!(
+        eval(&mut raw, script, &[]).await,
+        b"*4\r\n$15\r\ndecode=function\r\n$15\r\nencode=function\r\n:1\r\n:1\r\n"
+    );
+}
+
+#[tokio::test]
+async fn pairs_and_next_still_refuse_what_is_not_a_table() {
+    let server = common::start().await;
+    let mut raw = server.raw().await;
+    for (script, name) in [("local f = pairs(nil) return f", "pairs"), ("local k = next(nil) return k", "next")] {
+        let reply = text(eval(&mut raw, script, &[]).await);
+        let expected = format!("-ERR user_script:1: bad argument #1 to '{name}' (table expected, got nil) script: ");
+        assert!(reply.starts_with(&expected), "{reply}");
+    }
+}

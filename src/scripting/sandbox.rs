@@ -12,6 +12,7 @@
 //!   as in Redis 7 (a fresh server's first `math.random(1000)` is 397); `math.randomseed`
 //!   reseeds it.
 //! - `pcall` hands scripts errors raised from Rust as `{err=...}` tables, as Redis's are.
+//! - `pairs` and `next` over a library table (`cjson`, `redis`, ...) see its functions.
 
 use mlua::{Function, Lua, Table};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,6 +85,23 @@ for k, v in pairs(G) do
 end
 for _, k in pairs(names) do G[k] = protect(G[k]) end
 
+-- pairs and next see through the proxies, as Redis's read-only tables let them. Their
+-- argument errors name the script's line, as the C functions' own would.
+local next = next
+local function checktable(name, n, t)
+  if type(t) ~= 'table' then
+    error("bad argument #1 to '" .. name .. "' (table expected, got " .. ((n == 0) and 'no value' or type(t)) .. ")", 3)
+  end
+  return real[t] or t
+end
+G.pairs = function(...)
+  local t = checktable('pairs', select('#', ...), (...))
+  return next, t, nil
+end
+G.next = function(...)
+  local t, k = ...
+  return next(checktable('next', select('#', ...), t), k)
+end
 G.rawget = function(t, k)
   local r = real[t]
   if r then return rawget(r, k) end
