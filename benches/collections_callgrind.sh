@@ -25,44 +25,14 @@ BIG=${BIG:-1000000}
 PIPELINES=${PIPELINES:-1 16}
 SERVERS=${SERVERS:-herald,redis}
 TESTS="hset sadd zadd zpopmin zrank zrange09 byscore"
-for tool in valgrind callgrind_control redis-benchmark redis-cli python3; do
-  command -v "$tool" >/dev/null || { echo "collections_callgrind.sh: $tool not found" >&2; exit 1; }
-done
-if [ -z "${HERALD_BIN:-}" ]; then
-  (cd "$root" && cargo build --release --bin herald --quiet)
-  HERALD_BIN=$root/target/release/herald
-fi
+script=collections_callgrind.sh
+PIN=0
+# shellcheck source=benches/servers.sh
+. "$root/benches/servers.sh"
 OUT_DIR=${OUT_DIR:-$(mktemp -d)}
 mkdir -p "$OUT_DIR"
-
-server=
-cleanup() {
-  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-start_server() {
-  local label=$1 port=$2
-  local cmd
-  case $label in
-    herald) cmd=("$HERALD_BIN" --bind 127.0.0.1 --port "$port") ;;
-    redis) cmd=(/usr/bin/redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$OUT_DIR") ;;
-    *) echo "collections_callgrind.sh: unknown server $label" >&2; exit 2 ;;
-  esac
-  valgrind --tool=callgrind --compress-strings=no --compress-pos=no --callgrind-out-file="$OUT_DIR/$label.%p.out" "${cmd[@]}" >"$OUT_DIR/$label.log" 2>&1 &
-  server=$!
-  for _ in $(seq 1 300); do
-    redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && return 0
-    sleep 0.2
-  done
-  echo "collections_callgrind.sh: $label did not start under valgrind; its log:" >&2
-  cat "$OUT_DIR/$label.log" >&2
-  exit 1
-}
+# shellcheck source=benches/callgrind.sh
+. "$root/benches/callgrind.sh"
 
 python3 - "$BIG" >"$OUT_DIR/big.resp" <<'PY'
 import sys
@@ -77,23 +47,11 @@ for lo in range(0, n, 1000):
         out.write("$%d\r\n%s\r\n" % (len(a), a))
 PY
 
-# Runs one measured redis-benchmark and prints instructions per request.
+# Prints LABEL's instructions per request for one run: measure LABEL PORT PIPELINE TEST ARGS...
 measure() {
-  local label=$1 port=$2 pipeline=$3
-  shift 3
-  callgrind_control -z "$server" >/dev/null 2>&1
-  redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -n "$N" -P "$pipeline" -q "$@" >"$OUT_DIR/bench.log" 2>&1 \
-    || { echo "collections_callgrind.sh: redis-benchmark failed:" >&2; cat "$OUT_DIR/bench.log" >&2; exit 1; }
-  local before
-  before=$(ls "$OUT_DIR"/"$label".*.out* 2>/dev/null | wc -l)
-  callgrind_control -d "$server" >/dev/null 2>&1
-  if [ "$(ls "$OUT_DIR"/"$label".*.out* | wc -l)" -le "$before" ]; then
-    echo "collections_callgrind.sh: no new dump from $label" >&2
-    exit 1
-  fi
-  local dump
-  dump=$(ls -t "$OUT_DIR"/"$label".*.out* | head -1)
-  awk -v n="$N" '/^(summary|totals):/ { printf "%.0f\n", $2 / n; exit }' "$dump"
+  local label=$1 port=$2 pipeline=$3 test=$4
+  shift 4
+  callgrind_measure "$label" "$port" "$N" "$label-$test-P$pipeline" -c 50 -P "$pipeline" "$@"
 }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), valgrind $(valgrind --version | sed 's/valgrind-//'), herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), redis $(/usr/bin/redis-server --version | awk '{print $3}')"
@@ -102,19 +60,17 @@ declare -A result
 for label in ${SERVERS//,/ }; do
   for pipeline in $PIPELINES; do
     port=$(free_port)
-    start_server "$label" "$port"
+    start_under_callgrind "$label" "$port"
     redis-benchmark -h 127.0.0.1 -p "$port" -c 50 -n 2000 -q PING >/dev/null 2>&1
-    result[$label,hset,$pipeline]=$(measure "$label" "$port" "$pipeline" -r 100000 -t hset)
-    result[$label,sadd,$pipeline]=$(measure "$label" "$port" "$pipeline" -r 100000 -t sadd)
-    result[$label,zadd,$pipeline]=$(measure "$label" "$port" "$pipeline" -r 100000 -t zadd)
-    result[$label,zpopmin,$pipeline]=$(measure "$label" "$port" "$pipeline" -t zpopmin)
+    result[$label,hset,$pipeline]=$(measure "$label" "$port" "$pipeline" hset -r 100000 -t hset)
+    result[$label,sadd,$pipeline]=$(measure "$label" "$port" "$pipeline" sadd -r 100000 -t sadd)
+    result[$label,zadd,$pipeline]=$(measure "$label" "$port" "$pipeline" zadd -r 100000 -t zadd)
+    result[$label,zpopmin,$pipeline]=$(measure "$label" "$port" "$pipeline" zpopmin -t zpopmin)
     redis-cli -p "$port" --pipe <"$OUT_DIR/big.resp" >/dev/null
-    result[$label,zrank,$pipeline]=$(measure "$label" "$port" "$pipeline" -r "$BIG" ZRANK big member:__rand_int__)
-    result[$label,zrange09,$pipeline]=$(measure "$label" "$port" "$pipeline" ZRANGE big 0 9)
-    result[$label,byscore,$pipeline]=$(measure "$label" "$port" "$pipeline" -r "$BIG" ZRANGE big __rand_int__ +inf BYSCORE LIMIT 0 10)
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    server=
+    result[$label,zrank,$pipeline]=$(measure "$label" "$port" "$pipeline" zrank -r "$BIG" ZRANK big member:__rand_int__)
+    result[$label,zrange09,$pipeline]=$(measure "$label" "$port" "$pipeline" zrange09 ZRANGE big 0 9)
+    result[$label,byscore,$pipeline]=$(measure "$label" "$port" "$pipeline" byscore -r "$BIG" ZRANGE big __rand_int__ +inf BYSCORE LIMIT 0 10)
+    stop "$label"
   done
 done
 
@@ -132,4 +88,4 @@ for pipeline in $PIPELINES; do
     echo
   done
 done
-echo "# dumps: $OUT_DIR/<server>.<pid>.out.<n> (callgrind_annotate --inclusive=yes FILE)"
+echo "# dumps: $OUT_DIR/<server>-<test>-P<p>.callgrind (callgrind_annotate --inclusive=yes FILE)"

@@ -40,14 +40,15 @@ trap cleanup EXIT INT TERM
 
 declare -A server_pid
 
-# Starts a server in the background and waits until it answers PING. $1 = label, $2 = port.
+# Starts a server in the background and waits until it answers PING (START_TRIES tenths of a
+# second, 100 unless set). $1 = label, $2 = port.
 start() {
   local label=$1 port=$2
   shift 2
   "${server_pin[@]}" "$@" >"$workdir/$label.log" 2>&1 &
   pids+=($!)
   server_pid[$label]=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 "${START_TRIES:-100}"); do
     if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
       return 0
     fi

@@ -1,0 +1,54 @@
+# Shared helpers for the callgrind benchmark scripts (scripting_callgrind.sh,
+# collections_callgrind.sh); sourced after servers.sh, not run. Expects $OUT_DIR (where dumps
+# and logs go) besides what servers.sh expects.
+# Provides: start_under_callgrind LABEL PORT (herald or redis, persistence off), stop LABEL,
+# and callgrind_measure LABEL PORT N SAVE_AS REDIS-BENCHMARK-ARGS..., which prints the server's
+# instructions per request for one redis-benchmark run.
+
+for tool in valgrind callgrind_control; do
+  command -v "$tool" >/dev/null || { echo "$script: $tool not found" >&2; exit 1; }
+done
+
+# Starts one server under callgrind (collecting from the start; callgrind_measure zeroes the
+# counters before each run). Valgrind starts slowly, so the PING wait is longer than start's.
+start_under_callgrind() {
+  local label=$1 port=$2
+  local cmd
+  case $label in
+    herald) cmd=("$HERALD_BIN" --bind 127.0.0.1 --port "$port") ;;
+    redis) cmd=(/usr/bin/redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$OUT_DIR") ;;
+    *) echo "$script: unknown server $label" >&2; exit 2 ;;
+  esac
+  START_TRIES=600 start "$label" "$port" valgrind --tool=callgrind --compress-strings=no \
+    --compress-pos=no --callgrind-out-file="$OUT_DIR/$label.%p.out" "${cmd[@]}"
+}
+
+# Stops the server started as LABEL and waits for it to exit (callgrind writes its last dump).
+stop() {
+  local pid=${server_pid[$1]}
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+# Zeroes LABEL's counters, runs redis-benchmark with the given arguments against PORT, dumps,
+# copies the dump to $OUT_DIR/SAVE_AS.callgrind and prints the instruction total divided by N
+# (every thread of the server counts; redis-benchmark runs outside valgrind).
+callgrind_measure() {
+  local label=$1 port=$2 n=$3 save_as=$4
+  shift 4
+  local pid=${server_pid[$label]}
+  callgrind_control -z "$pid" >/dev/null 2>&1
+  redis-benchmark -h 127.0.0.1 -p "$port" -n "$n" -q "$@" >"$OUT_DIR/bench.log" 2>&1 \
+    || { echo "$script: redis-benchmark failed:" >&2; cat "$OUT_DIR/bench.log" >&2; exit 1; }
+  local before
+  before=$(ls "$OUT_DIR"/"$label".*.out* 2>/dev/null | wc -l)
+  callgrind_control -d "$pid" >/dev/null 2>&1
+  if [ "$(ls "$OUT_DIR"/"$label".*.out* | wc -l)" -le "$before" ]; then
+    echo "$script: no new dump from $label" >&2
+    exit 1
+  fi
+  local dump
+  dump=$(ls -t "$OUT_DIR"/"$label".*.out* | head -1)
+  cp "$dump" "$OUT_DIR/$save_as.callgrind"
+  awk -v n="$n" '/^(summary|totals):/ { printf "%.0f\n", $2 / n; exit }' "$dump"
+}
