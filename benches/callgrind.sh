@@ -3,7 +3,7 @@
 # and logs go) besides what servers.sh expects.
 # Provides: start_under_callgrind LABEL PORT (herald or redis, persistence off), stop LABEL,
 # and callgrind_measure LABEL PORT N SAVE_AS REDIS-BENCHMARK-ARGS..., which prints the server's
-# instructions per request for one redis-benchmark run.
+# instructions per request for one redis-benchmark run, and callgrind_table WIDTH TEST... .
 
 for tool in valgrind callgrind_control; do
   command -v "$tool" >/dev/null || { echo "$script: $tool not found" >&2; exit 1; }
@@ -51,4 +51,28 @@ callgrind_measure() {
   dump=$(ls -t "$OUT_DIR"/"$label".*.out* | head -1)
   cp "$dump" "$OUT_DIR/$save_as.callgrind"
   awk -v n="$n" '/^(summary|totals):/ { printf "%.0f\n", $2 / n; exit }' "$dump"
+}
+
+# Prints the results table: one row per pipeline and test (tests as arguments), one column per
+# server in $SERVERS, from the global associative array result[server,test,pipeline], plus
+# herald/redis when exactly those two ran.
+callgrind_table() {
+  local width=$1
+  shift
+  printf "%-${width}s %8s" test pipeline
+  for label in ${SERVERS//,/ }; do printf ' %14s' "$label Ir/req"; done
+  [ "$SERVERS" = herald,redis ] && printf '  %12s' herald/redis
+  echo
+  local pipeline test
+  for pipeline in $PIPELINES; do
+    for test in "$@"; do
+      printf "%-${width}s %8s" "$test" "$pipeline"
+      for label in ${SERVERS//,/ }; do printf ' %14s' "${result[$label,$test,$pipeline]}"; done
+      if [ "$SERVERS" = herald,redis ]; then
+        printf '  %12s' "$(awk -v a="${result[herald,$test,$pipeline]}" -v b="${result[redis,$test,$pipeline]}" 'BEGIN { printf "%.2f", a / b }')"
+      fi
+      echo
+    done
+  done
+  echo "# dumps: $OUT_DIR/<server>-<test>-P<p>.callgrind (callgrind_annotate --inclusive=yes FILE)"
 }

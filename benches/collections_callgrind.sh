@@ -74,18 +74,5 @@ for label in ${SERVERS//,/ }; do
   done
 done
 
-printf '%-9s %8s' test pipeline
-for label in ${SERVERS//,/ }; do printf ' %14s' "$label Ir/req"; done
-[ "$SERVERS" = herald,redis ] && printf '  %12s' herald/redis
-echo
-for pipeline in $PIPELINES; do
-  for test in $TESTS; do
-    printf '%-9s %8s' "$test" "$pipeline"
-    for label in ${SERVERS//,/ }; do printf ' %14s' "${result[$label,$test,$pipeline]}"; done
-    if [ "$SERVERS" = herald,redis ]; then
-      printf '  %12s' "$(awk -v a="${result[herald,$test,$pipeline]}" -v b="${result[redis,$test,$pipeline]}" 'BEGIN { printf "%.2f", a / b }')"
-    fi
-    echo
-  done
-done
-echo "# dumps: $OUT_DIR/<server>-<test>-P<p>.callgrind (callgrind_annotate --inclusive=yes FILE)"
+# shellcheck disable=SC2086 # TESTS is a list of words
+callgrind_table 9 $TESTS

@@ -44,27 +44,11 @@ mkdir -p "$OUT_DIR"
 # shellcheck source=benches/callgrind.sh
 . "$root/benches/callgrind.sh"
 
-# The scripts of scripting_compare.sh, word for word (the SHA1s must match).
-INCR_SCRIPT="return redis.call('INCR', KEYS[1])"
-RMW_SCRIPT="local n = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
-redis.call('HSET', KEYS[1], 'count', n + 1)
-local hits = redis.call('HINCRBY', KEYS[1], 'hits', 1)
-redis.call('HGET', KEYS[1], 'hits')
-redis.call('HEXISTS', KEYS[1], 'count')
-redis.call('HLEN', KEYS[1])
-redis.call('HSET', KEYS[1], 'last', hits)
-redis.call('HMGET', KEYS[1], 'count', 'hits', 'last')
-redis.call('EXPIRE', KEYS[1], 3600)
-redis.call('TTL', KEYS[1])
-return hits"
+# shellcheck source=benches/scripting_workloads.sh
+. "$root/benches/scripting_workloads.sh"
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), valgrind $(valgrind --version | sed 's/valgrind-//'), herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), redis $(/usr/bin/redis-server --version | awk '{print $3}')"
 echo "# redis-benchmark -c $CLIENTS -n $N -P <p> after a warm-up; instructions of the whole server process / N"
-printf '%-6s %8s' test pipeline
-for label in ${SERVERS//,/ }; do printf ' %14s' "$label Ir/req"; done
-[ "$SERVERS" = herald,redis ] && printf '  %12s' herald/redis
-echo
-
 declare -A result
 for label in ${SERVERS//,/ }; do
   port=$(free_port)
@@ -89,14 +73,5 @@ for label in ${SERVERS//,/ }; do
   stop "$label"
 done
 
-for pipeline in $PIPELINES; do
-  for test in ${TESTS//,/ }; do
-    printf '%-6s %8s' "$test" "$pipeline"
-    for label in ${SERVERS//,/ }; do printf ' %14s' "${result[$label,$test,$pipeline]}"; done
-    if [ "$SERVERS" = herald,redis ]; then
-      printf '  %12s' "$(awk -v a="${result[herald,$test,$pipeline]}" -v b="${result[redis,$test,$pipeline]}" 'BEGIN { printf "%.2f", a / b }')"
-    fi
-    echo
-  done
-done
-echo "# dumps: $OUT_DIR/<server>-<test>-P<p>.callgrind (callgrind_annotate --inclusive=yes FILE)"
+# shellcheck disable=SC2086 # TESTS is a comma-separated list of words
+callgrind_table 6 ${TESTS//,/ }
