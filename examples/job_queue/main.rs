@@ -16,6 +16,9 @@ mod producer;
 mod reaper;
 mod worker;
 
+#[path = "../support/embedded.rs"]
+mod embedded;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -45,17 +48,7 @@ async fn main() {
     let jobs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
     let workers: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4);
 
-    let url = match url {
-        Some(url) => url,
-        None => {
-            let config = herald::Config { bind: vec!["127.0.0.1".into()], port: 0, ..Default::default() };
-            let server = herald::Server::bind(config).await.expect("bind");
-            let addr = server.local_addr().expect("address");
-            tokio::spawn(server.run());
-            println!("started Herald on {addr}");
-            format!("redis://{addr}/")
-        }
-    };
+    let url = embedded::server_url(url).await;
     let mut admin = connect(&url).await;
     let mut keys = vec![QUEUE.to_string(), DONE.to_string()];
     keys.extend((0..workers).map(processing_list));

@@ -9,6 +9,9 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../support/embedded.rs"]
+mod embedded;
+
 use redis::AsyncCommands;
 
 const BOARD: &str = "leaderboard";
@@ -44,16 +47,7 @@ async fn submit(c: &mut redis::aio::MultiplexedConnection, player: &str, points:
 
 #[tokio::main]
 async fn main() {
-    let url = match std::env::args().nth(1) {
-        Some(url) => url,
-        None => {
-            let config = herald::Config { bind: vec!["127.0.0.1".into()], port: 0, ..Default::default() };
-            let server = herald::Server::bind(config).await.expect("bind");
-            let addr = server.local_addr().expect("address");
-            tokio::spawn(server.run());
-            format!("redis://{addr}/")
-        }
-    };
+    let url = embedded::server_url(std::env::args().nth(1)).await;
     let mut c = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
     let _: () = c.del(BOARD).await.unwrap();
     let _: () = c.zadd_multiple(BOARD, &[(120.0, "ada"), (95.0, "grace"), (130.0, "linus"), (85.0, "ken")]).await.unwrap();

@@ -13,6 +13,9 @@
 //! exits non-zero if one does not hold.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+#[path = "../support/embedded.rs"]
+mod embedded;
+
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
@@ -62,17 +65,7 @@ async fn load(con: &mut MultiplexedConnection) -> String {
 
 #[tokio::main]
 async fn main() {
-    let url = match std::env::args().nth(1) {
-        Some(url) => url,
-        None => {
-            let config = herald::Config { bind: vec!["127.0.0.1".into()], port: 0, ..Default::default() };
-            let server = herald::Server::bind(config).await.expect("bind");
-            let addr = server.local_addr().expect("address");
-            tokio::spawn(server.run());
-            println!("started Herald on {addr}");
-            format!("redis://{addr}/")
-        }
-    };
+    let url = embedded::server_url(std::env::args().nth(1)).await;
     let client = redis::Client::open(url.as_str()).expect("valid URL");
     let mut con = client.get_multiplexed_async_connection().await.expect("connect");
     let keys = ["ratelimit:alice", "ratelimit:bob", "ratelimit:shared"];

@@ -7,6 +7,9 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+#[path = "../support/embedded.rs"]
+mod embedded;
+
 use redis::AsyncCommands;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -45,16 +48,7 @@ async fn request(c: &mut redis::aio::MultiplexedConnection, key: &str, add_to_ca
 
 #[tokio::main]
 async fn main() {
-    let url = match std::env::args().nth(1) {
-        Some(url) => url,
-        None => {
-            let config = herald::Config { bind: vec!["127.0.0.1".into()], port: 0, ..Default::default() };
-            let server = herald::Server::bind(config).await.expect("bind");
-            let addr = server.local_addr().expect("address");
-            tokio::spawn(server.run());
-            format!("redis://{addr}/")
-        }
-    };
+    let url = embedded::server_url(std::env::args().nth(1)).await;
     let mut c = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
 
     let key = login(&mut c, "ada").await;
