@@ -4,22 +4,7 @@
 
 mod common;
 
-const BUSY: &[u8] = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
-
-fn sha(body: &str) -> String {
-    sha1_smol::Sha1::from(body).digest().to_string()
-}
-
-/// Sends GET until the reply is -BUSY (each GET waits for the keyspace until the script passes
-/// the threshold, then answers); bounded so a broken server fails instead of hanging.
-async fn wait_for_busy(other: &mut common::RawClient) {
-    for _ in 0..1000 {
-        if other.call(&[b"GET", b"x"]).await == BUSY {
-            return;
-        }
-    }
-    panic!("never saw -BUSY");
-}
+use common::scripting::{busy_reply, sha, wait_for_busy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn script_kill_stops_a_busy_script_that_has_not_written() {
@@ -31,7 +16,7 @@ async fn script_kill_stops_a_busy_script_that_has_not_written() {
     let mut runner = server.raw().await;
     runner.send_command(&[b"EVAL", body.as_bytes(), b"0"]).await;
     let mut other = server.raw().await;
-    wait_for_busy(&mut other).await;
+    wait_for_busy(&mut other, &busy_reply("SCRIPT")).await;
     assert_eq!(other.call(&[b"SCRIPT", b"KILL"]).await, b"+OK\r\n");
     let killed = format!("-ERR Script killed by user with SCRIPT KILL... script: {}, on @user_script:1.\r\n", sha(body));
     assert_eq!(String::from_utf8_lossy(&runner.read_reply().await.unwrap()), killed);

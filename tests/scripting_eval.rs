@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::scripting::sha;
 use redis::AsyncCommands;
 
 /// Sends `EVAL body numkeys args...` on a raw connection and returns the reply's bytes.
@@ -13,10 +14,6 @@ async fn eval(raw: &mut common::RawClient, body: &str, keys: &[&str], args: &[&s
     command.extend(keys.iter().map(|k| k.as_bytes()));
     command.extend(args.iter().map(|a| a.as_bytes()));
     raw.call(&command).await
-}
-
-fn sha(body: &str) -> String {
-    sha1_smol::Sha1::from(body).digest().to_string()
 }
 
 /// The error suffix Redis 7 adds to errors raised from a script.

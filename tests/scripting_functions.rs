@@ -463,15 +463,7 @@ async fn function_kill_stops_a_function_that_runs_too_long() {
     load(&mut runner, &library("lib", "redis.register_function('spin', function() while true do end end)")).await;
     runner.send_command(&[b"FCALL", b"spin", b"0"]).await;
     // Each GET waits for the keyspace until the function passes the threshold, then is -BUSY.
-    let busy = error("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.");
-    let mut seen_busy = false;
-    for _ in 0..1000 {
-        if other.call(&[b"GET", b"x"]).await == busy {
-            seen_busy = true;
-            break;
-        }
-    }
-    assert!(seen_busy, "never saw -BUSY");
+    common::scripting::wait_for_busy(&mut other, &common::scripting::busy_reply("FUNCTION")).await;
     assert_eq!(other.call(&[b"FUNCTION", b"KILL"]).await, b"+OK\r\n".to_vec());
     let reply = String::from_utf8_lossy(&runner.read_reply().await.unwrap()).into_owned();
     assert!(reply.starts_with("-ERR Script killed by user with FUNCTION KILL"), "{reply}");

@@ -6,17 +6,7 @@
 
 mod common;
 
-const BUSY: &[u8] = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
-
-/// Sends GET until the reply is -BUSY; bounded so a broken server fails instead of hanging.
-async fn wait_for_busy(other: &mut common::RawClient) {
-    for _ in 0..1000 {
-        if other.call(&[b"GET", b"x"]).await == BUSY {
-            return;
-        }
-    }
-    panic!("never saw -BUSY");
-}
+use common::scripting::{busy_reply, wait_for_busy};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_script_that_wrote_is_unkillable_and_shutdown_nosave_ends_it() {
@@ -25,7 +15,7 @@ async fn a_script_that_wrote_is_unkillable_and_shutdown_nosave_ends_it() {
     let mut runner = server.raw().await;
     runner.send_command(&[b"EVAL", body.as_bytes(), b"0"]).await;
     let mut other = server.raw().await;
-    wait_for_busy(&mut other).await;
+    wait_for_busy(&mut other, &busy_reply("SCRIPT")).await;
     let unkillable = b"-UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.\r\n";
     assert_eq!(other.call(&[b"SCRIPT", b"KILL"]).await, unkillable);
     other.send_command(&[b"SHUTDOWN", b"NOSAVE"]).await;

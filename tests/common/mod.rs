@@ -4,6 +4,7 @@
 pub mod blocking;
 pub mod direct;
 pub mod keys;
+pub mod scripting;
 pub mod text;
 
 use herald::{Config, Server, Shared};
