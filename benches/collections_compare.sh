@@ -25,9 +25,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-100000}
 BIG=${BIG:-1000000}
 if [ "${1:-}" = --quick ]; then N=20000; BIG=100000; fi
-if [ -z "${PIN:-}" ]; then
-  if [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
-fi
 script=collections_compare.sh
 # shellcheck source=benches/servers.sh
 source "$root/benches/servers.sh"
@@ -43,7 +40,6 @@ start heraldmem "${ports[heraldmem]}" env MALLOC_ARENA_MAX=1 "$HERALD_BIN" --bin
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'); redis $(/usr/bin/redis-server --version | awk '{print $3}')"
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo
 echo "## bytes per element"
 # Writes the RESP for `keys` keys of `members` elements each: hash (HSET k member:%012d value)

@@ -39,9 +39,6 @@ RANDOM_KEYS=${RANDOM_KEYS:-100000}
 ROUNDS=${ROUNDS:-2}
 REDIS8=${REDIS8:-1}
 CSV_OUT=${CSV_OUT:-}
-if [ -z "${PIN:-}" ]; then
-  if [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
-fi
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -75,7 +72,7 @@ echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name'
 for label in "${labels[@]}"; do
   echo "# $label: ${versions[$label]} on port ${ports[$label]}"
 done
-echo "# redis-benchmark -c $CLIENTS -r $RANDOM_KEYS, -n $N_SINGLE at -P 1, -n ${N:-$N_PIPELINE} at -P > 1; pinned: $([ "$PIN" = 1 ] && echo 'servers on CPU 1, redis-benchmark on CPU 0' || echo no)"
+echo "# redis-benchmark -c $CLIENTS -r $RANDOM_KEYS, -n $N_SINGLE at -P 1, -n ${N:-$N_PIPELINE} at -P > 1; pinned: $(pinning)"
 
 clk_tck=$(getconf CLK_TCK)
 # User + system CPU ticks a process has used so far (fields 14 and 15 of /proc/<pid>/stat).
@@ -119,7 +116,6 @@ for round in $(seq 1 "$ROUNDS"); do
           echo "$round,$test,$pipeline,$label,${rps[$label]},${cpu[$label]}" >>"$CSV_OUT"
         fi
       done
-      ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
       row+=$(printf '  %12s' "$(ratio "${rps[herald]}" "${rps[redis]}")")
       [ -n "${ports[redis8]:-}" ] && row+=$(printf '  %13s' "$(ratio "${rps[herald]}" "${rps[redis8]}")")
       for label in "${labels[@]}"; do row+=$(printf ' %13s' "${cpu[$label]}"); done

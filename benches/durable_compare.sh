@@ -41,9 +41,6 @@ MEM_BASELINE_MAX=${MEM_BASELINE_MAX:-10000000}
 throughput=0
 memory_n=0
 recovery=0
-if [ -z "${PIN:-}" ]; then
-  if [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
-fi
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -72,7 +69,7 @@ data=${DATA_ROOT:-$workdir}
 mkdir -p "$data"
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), data on $(df --output=source,fstype "$data" | tail -1)"
-echo "# herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'); redis $(/usr/bin/redis-server --version | awk '{print $3}'); pinned: $([ "$PIN" = 1 ] && echo 'servers on CPU 1, redis-benchmark on CPU 0' || echo no)"
+echo "# herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'); redis $(/usr/bin/redis-server --version | awk '{print $3}'); pinned: $(pinning)"
 
 declare -A ports
 
@@ -94,15 +91,7 @@ stop() {
   wait "${server_pid[$1]}" 2>/dev/null || true
 }
 
-bench() {
-  local port=$1 pipeline=$2 n=$3
-  redis-cli -p "$port" del s >/dev/null
-  "${bench_pin[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$pipeline" \
-    --csv XADD s '*' f v 2>/dev/null \
-    | awk -F'","' 'NR > 1 && NF > 1 { print $2; exit }'
-}
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
@@ -126,7 +115,7 @@ if [ "$throughput" = 1 ]; then
       declare -A rps=()
       lens_ok=yes
       for label in "${labels[@]}"; do
-        rps[$label]=$(bench "${ports[$label]}" "$pipeline" "$N")
+        rps[$label]=$(xadd_rps "${ports[$label]}" "$pipeline" "$N")
         rps[$label]=${rps[$label]:-0}
         [ "$(redis-cli -p "${ports[$label]}" xlen s)" = "$N" ] || lens_ok="no ($label)"
       done

@@ -12,9 +12,6 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 KEYS=${KEYS:-1000000}
-if [ -z "${PIN:-}" ]; then
-  if [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
-fi
 script=keyspace_memory.sh
 # shellcheck source=benches/servers.sh
 source "$root/benches/servers.sh"

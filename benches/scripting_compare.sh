@@ -32,9 +32,6 @@ ROUNDS=${ROUNDS:-3}
 TESTS=${TESTS:-incr,rmw,eval}
 REDIS8=${REDIS8:-1}
 CSV_OUT=${CSV_OUT:-}
-if [ -z "${PIN:-}" ]; then
-  if [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
-fi
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -82,7 +79,7 @@ for label in "${labels[@]}"; do
 done
 echo "# redis-benchmark -c $CLIENTS -n $N -P <p>: incr = EVALSHA ${sha[incr]} 1 key,"
 echo "#   rmw = EVALSHA ${sha[rmw]} 1 key, eval = EVAL 'return 1' 0"
-echo "# pinned: $([ "$PIN" = 1 ] && echo 'servers on CPU 1, redis-benchmark on CPU 0' || echo no)"
+echo "# pinned: $(pinning)"
 
 clk_tck=$(getconf CLK_TCK)
 cpu_ticks() {
@@ -117,7 +114,6 @@ effect_ok() {
   [ "$got" = "$N" ]
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 header() {

@@ -1,12 +1,18 @@
-# Shared setup for the side-by-side benchmark scripts (compare.sh, stream_compare.sh); sourced,
-# not run. Expects $root (the repository), $PIN (1 to pin) and $script (name for messages).
-# Provides: server_pin / bench_pin (taskset prefixes), HERALD_BIN (built if unset), free_port,
-# workdir (removed on exit, with every started server stopped), start LABEL PORT CMD..., and
-# start_herald / start_redis_servers, which fill labels, ports and versions.
+# Shared setup for the side-by-side benchmark scripts (compare.sh, stream_compare.sh, ...);
+# sourced, not run. Expects $root (the repository) and $script (name for messages); $PIN (1 to
+# pin, 0 not to) defaults to pinning on machines with two or more CPUs.
+# Provides: server_pin / bench_pin (taskset prefixes), pinning (says which), HERALD_BIN (built
+# if unset), free_port, ratio A B, workdir (removed on exit, with every started server
+# stopped), start LABEL PORT CMD..., start_herald / start_redis_servers, which fill labels,
+# ports and versions, and xadd_rps PORT PIPELINE N.
 
 for tool in redis-benchmark redis-cli redis-server python3; do
   command -v "$tool" >/dev/null || { echo "$script: $tool not found" >&2; exit 1; }
 done
+
+if [ -z "${PIN:-}" ]; then
+  if [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
+fi
 
 server_pin=()
 bench_pin=()
@@ -14,6 +20,14 @@ if [ "$PIN" = 1 ]; then
   server_pin=(taskset -c 1)
   bench_pin=(taskset -c 0)
 fi
+
+# Says how the servers and the load generator are pinned, for a run's header.
+pinning() {
+  if [ "$PIN" = 1 ]; then echo 'servers on CPU 1, redis-benchmark on CPU 0'; else echo no; fi
+}
+
+# Prints a / b with two decimals, or - when b is 0 (a server that failed to answer).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 if [ -z "${HERALD_BIN:-}" ]; then
   echo "building herald (release)..." >&2
@@ -91,4 +105,14 @@ start_redis_servers() {
       echo "$script: redis8 tool failed; comparing with Debian's redis only" >&2
     fi
   fi
+}
+
+# Runs `XADD s * f v` N times at one pipeline depth (-c $CLIENTS) against PORT, from an empty
+# stream; prints the requests per second.
+xadd_rps() {
+  local port=$1 pipeline=$2 n=$3
+  redis-cli -p "$port" del s >/dev/null
+  "${bench_pin[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$pipeline" \
+    --csv XADD s '*' f v 2>/dev/null \
+    | awk -F'","' 'NR > 1 && NF > 1 { print $2; exit }'
 }

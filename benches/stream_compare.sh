@@ -26,9 +26,6 @@ N_SINGLE=${N_SINGLE:-100000}
 N_PIPELINE=${N_PIPELINE:-200000}
 ROUNDS=${ROUNDS:-2}
 CSV_OUT=${CSV_OUT:-}
-if [ -z "${PIN:-}" ]; then
-  if [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
-fi
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -51,23 +48,14 @@ REDIS8=0 start_redis_servers
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# herald $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') on port ${ports[herald]}; redis $(/usr/bin/redis-server --version | awk '{print $3}') on port ${ports[redis]}"
-echo "# redis-benchmark -c $CLIENTS -n <$N_SINGLE at -P 1, ${N:-$N_PIPELINE} at -P > 1> -P <p> XADD s '*' f v; pinned: $([ "$PIN" = 1 ] && echo 'servers on CPU 1, redis-benchmark on CPU 0' || echo no)"
+echo "# redis-benchmark -c $CLIENTS -n <$N_SINGLE at -P 1, ${N:-$N_PIPELINE} at -P > 1> -P <p> XADD s '*' f v; pinned: $(pinning)"
 
 clk_tck=$(getconf CLK_TCK)
 cpu_ticks() {
   awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
-# Runs XADD at one pipeline depth against one server; prints its requests per second.
-bench() {
-  local port=$1 pipeline=$2 n=$3
-  redis-cli -p "$port" del s >/dev/null
-  "${bench_pin[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$pipeline" \
-    --csv XADD s '*' f v 2>/dev/null \
-    | awk -F'","' 'NR > 1 && NF > 1 { print $2; exit }'
-}
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 for round in $(seq 1 "$ROUNDS"); do
   echo
@@ -79,7 +67,7 @@ for round in $(seq 1 "$ROUNDS"); do
     lens_ok=yes
     for label in "${labels[@]}"; do
       before=$(cpu_ticks "${server_pid[$label]}")
-      rps[$label]=$(bench "${ports[$label]}" "$pipeline" "$n")
+      rps[$label]=$(xadd_rps "${ports[$label]}" "$pipeline" "$n")
       rps[$label]=${rps[$label]:-0}
       cpu[$label]=$(awk -v t="$(( $(cpu_ticks "${server_pid[$label]}") - before ))" -v hz="$clk_tck" -v n="$n" \
         'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
