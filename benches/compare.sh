@@ -116,8 +116,7 @@ for round in $(seq 1 "$ROUNDS"); do
           echo "$round,$test,$pipeline,$label,${rps[$label]},${cpu[$label]}" >>"$CSV_OUT"
         fi
       done
-      row+=$(printf '  %12s' "$(ratio "${rps[herald]}" "${rps[redis]}")")
-      [ -n "${ports[redis8]:-}" ] && row+=$(printf '  %13s' "$(ratio "${rps[herald]}" "${rps[redis8]}")")
+      row+=$(ratio_cells rps)
       for label in "${labels[@]}"; do row+=$(printf ' %13s' "${cpu[$label]}"); done
       echo "$row"
       unset rps cpu

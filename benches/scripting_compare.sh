@@ -153,8 +153,7 @@ for round in $(seq 1 "$ROUNDS"); do
           echo "$round,$test,$pipeline,$label,${rps[$label]},${cpu[$label]}" >>"$CSV_OUT"
         fi
       done
-      row+=$(printf '  %12s' "$(ratio "${rps[herald]}" "${rps[redis]}")")
-      [ -n "${ports[redis8]:-}" ] && row+=$(printf '  %13s' "$(ratio "${rps[herald]}" "${rps[redis8]}")")
+      row+=$(ratio_cells rps)
       for label in "${labels[@]}"; do row+=$(printf ' %14s' "${cpu[$label]}"); done
       echo "$row"
       unset rps cpu
@@ -173,8 +172,7 @@ for pipeline in $PIPELINES; do
       med[$label]=$(echo "${all_rps[$test,$pipeline,$label]}" | median)
       row+=$(printf ' %12.0f' "${med[$label]}")
     done
-    row+=$(printf '  %12s' "$(ratio "${med[herald]}" "${med[redis]}")")
-    [ -n "${ports[redis8]:-}" ] && row+=$(printf '  %13s' "$(ratio "${med[herald]}" "${med[redis8]}")")
+    row+=$(ratio_cells med)
     for label in "${labels[@]}"; do
       row+=$(printf ' %14s' "$(echo "${all_cpu[$test,$pipeline,$label]}" | median)")
     done

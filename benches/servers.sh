@@ -2,9 +2,9 @@
 # sourced, not run. Expects $root (the repository) and $script (name for messages); $PIN (1 to
 # pin, 0 not to) defaults to pinning on machines with two or more CPUs.
 # Provides: server_pin / bench_pin (taskset prefixes), pinning (says which), HERALD_BIN (built
-# if unset), free_port, ratio A B, workdir (removed on exit, with every started server
-# stopped), start LABEL PORT CMD..., start_herald / start_redis_servers, which fill labels,
-# ports and versions, and xadd_rps PORT PIPELINE N.
+# if unset), free_port, ratio A B, ratio_cells ARRAY, workdir (removed on exit, with every
+# started server stopped), start LABEL PORT CMD..., start_herald / start_redis_servers, which
+# fill labels, ports and versions, and xadd_rps PORT PIPELINE N.
 
 for tool in redis-benchmark redis-cli redis-server python3; do
   command -v "$tool" >/dev/null || { echo "$script: $tool not found" >&2; exit 1; }
@@ -28,6 +28,14 @@ pinning() {
 
 # Prints a / b with two decimals, or - when b is 0 (a server that failed to answer).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# Prints a table row's ratio cells from the associative array named by $1 (label -> value):
+# herald/redis, and herald/redis8 when Redis 8.2 runs.
+ratio_cells() {
+  local -n values=$1
+  printf '  %12s' "$(ratio "${values[herald]}" "${values[redis]}")"
+  if [ -n "${ports[redis8]:-}" ]; then printf '  %13s' "$(ratio "${values[herald]}" "${values[redis8]}")"; fi
+}
 
 if [ -z "${HERALD_BIN:-}" ]; then
   echo "building herald (release)..." >&2
