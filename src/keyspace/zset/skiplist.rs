@@ -1,0 +1,584 @@
+//! The large sorted set: a skip list with spans and a member index beside it.
+//!
+//! # Why a skip list
+//! Rank queries (`ZRANK`, `ZRANGE` by index, `LIMIT` offsets) need an order-statistic
+//! structure. The skip list keeps, on every forward link, the number of level-0 nodes it
+//! jumps over (its *span*), so a rank is the sum of the spans walked and an element by rank is
+//! found by walking spans down: both O(log n) expected, as are insert and delete. The same
+//! walk answers "how many elements sort before this score / lex bound", so every range
+//! command reduces to a rank interval, and reverse iteration is free through the backward
+//! links. An order-statistic B-tree would be denser but needs node splitting, merging and
+//! count maintenance on every level; the skip list's invariants are local to one node, which
+//! keeps the code short and easy to check against the reference model the property tests
+//! drive (`tests/zset_model.rs`). It is the structure Redis uses, so iteration order and
+//! tie-breaking match it exactly.
+//!
+//! Nodes live in a chunked arena (chunks of 1024 nodes, free slots chained) and link by `u32`
+//! index, so there is no `unsafe` and no reference counting. A node is 40 bytes: score,
+//! backward link, the level-0 link inline (its span is always 1), and one heap block holding
+//! the member followed by the `(forward, span)` pairs of its higher levels. Heights are drawn
+//! as in Redis (one more level with probability 1/4, at most 32), from one xorshift draw. The
+//! index is a `hashbrown::HashTable<u32>` of node numbers hashed (foldhash, seeded per set) by
+//! the member bytes they hold. For a 19-byte member that is about 40 + 24 + 8 (levels, on
+//! average) + 6 (index) bytes per element, against ~128 for Redis's skiplist + dict.
+
+use super::{AddOutcome, Range, sorts_before};
+use bytes::Bytes;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+
+/// Most levels a node may have (enough for 2^64 elements at p = 1/4).
+const MAX_LEVEL: usize = 32;
+/// The "no node" link.
+const NIL: u32 = u32::MAX;
+/// Index of the head sentinel in the arena.
+const HEAD: u32 = 0;
+/// Nodes per arena chunk, as a power of two: past the first chunk (which grows by doubling, so
+/// a set just converted from the compact form stays small) the arena grows a whole chunk at a
+/// time and never moves or over-reserves more than one chunk.
+const CHUNK_BITS: u32 = 10;
+/// Nodes per arena chunk.
+const CHUNK: usize = 1 << CHUNK_BITS;
+/// Bytes of one level above 0 in a node's data: forward (u32 LE), then span (u32 LE).
+const LEVEL_BYTES: usize = 8;
+
+/// One element: 40 bytes in the arena plus one heap block holding the member and the links
+/// above level 0 (three nodes in four have none).
+#[derive(Debug, Clone)]
+struct Node {
+    score: f64,
+    /// The previous node at level 0 (`NIL` for the first).
+    backward: u32,
+    /// The level-0 link, whose span is always 1; for a free slot, the next free slot.
+    forward0: u32,
+    member_len: u32,
+    /// The member's bytes, then one `(forward, span)` pair per level above 0.
+    data: Box<[u8]>,
+}
+
+fn write_u32(data: &mut [u8], at: usize, value: u32) {
+    if let Some(b) = data.get_mut(at..at + 4) {
+        b.copy_from_slice(&value.to_le_bytes());
+    }
+}
+
+/// A count or rank as stored in a span (`u32`: the arena cannot hold more nodes).
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl Node {
+    fn new(score: f64, member: &[u8], height: usize) -> Node {
+        let mut data = Vec::with_capacity(member.len() + (height - 1) * LEVEL_BYTES);
+        data.extend_from_slice(member);
+        for _ in 1..height {
+            data.extend_from_slice(&NIL.to_le_bytes());
+            data.extend_from_slice(&0u32.to_le_bytes());
+        }
+        Node { score, backward: NIL, forward0: NIL, member_len: to_u32(member.len()), data: data.into_boxed_slice() }
+    }
+
+    fn member(&self) -> &[u8] {
+        self.data.get(..self.member_len as usize).unwrap_or_default()
+    }
+
+    fn height(&self) -> usize {
+        (self.data.len() - self.member_len as usize) / LEVEL_BYTES + 1
+    }
+
+    /// The `(forward, span)` link at `level`.
+    #[inline]
+    fn link(&self, level: usize) -> (u32, usize) {
+        if level == 0 {
+            return (self.forward0, 1);
+        }
+        let at = self.member_len as usize + (level - 1) * LEVEL_BYTES;
+        // One bounds check for the pair: this is the inner step of every walk.
+        match self.data.get(at..at + LEVEL_BYTES).and_then(|b| <[u8; LEVEL_BYTES]>::try_from(b).ok()) {
+            Some(pair) => {
+                let pair = u64::from_le_bytes(pair);
+                ((pair & 0xffff_ffff) as u32, (pair >> 32) as usize)
+            }
+            None => (NIL, 0),
+        }
+    }
+
+    /// Whether this node sorts before `(score, member)` (the member is read only on a tie).
+    #[inline]
+    fn before(&self, score: f64, member: &[u8]) -> bool {
+        self.score < score || (self.score == score && self.member() < member)
+    }
+
+    fn set_link(&mut self, level: usize, forward: u32, span: usize) {
+        if level == 0 {
+            self.forward0 = forward;
+            return;
+        }
+        let at = self.member_len as usize + (level - 1) * LEVEL_BYTES;
+        write_u32(&mut self.data, at, forward);
+        write_u32(&mut self.data, at + 4, to_u32(span));
+    }
+
+    fn set_span(&mut self, level: usize, span: usize) {
+        if level > 0 {
+            let at = self.member_len as usize + (level - 1) * LEVEL_BYTES + 4;
+            write_u32(&mut self.data, at, to_u32(span));
+        }
+    }
+}
+
+/// A skip list of `(score, member)` with spans, ordered by score then member bytes, with a
+/// member index beside it: the large sorted set in one structure that stores each member once.
+#[derive(Debug, Clone)]
+pub struct SkipList {
+    /// The node arena; node `i` is `chunks[i >> CHUNK_BITS][i % CHUNK]`, node 0 the head.
+    chunks: Vec<Vec<Node>>,
+    /// The first free slot (freed slots chain through `forward0`), or `NIL`.
+    free: u32,
+    tail: u32,
+    level: usize,
+    len: usize,
+    /// Node indices, hashed by their member's bytes (which live in the node only).
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    /// State of the xorshift generator that draws node heights.
+    rng: u64,
+}
+
+impl Default for SkipList {
+    fn default() -> Self {
+        SkipList::new()
+    }
+}
+
+/// The node at `i` in `chunks` (a free function so the index's hasher can borrow the arena
+/// while the index itself is borrowed mutably).
+#[inline]
+fn arena_node(chunks: &[Vec<Node>], i: u32) -> Option<&Node> {
+    chunks.get((i >> CHUNK_BITS) as usize)?.get(i as usize & (CHUNK - 1))
+}
+
+fn arena_member(chunks: &[Vec<Node>], i: u32) -> &[u8] {
+    arena_node(chunks, i).map_or(&[], Node::member)
+}
+
+impl SkipList {
+    /// An empty list.
+    pub fn new() -> SkipList {
+        let head = Node::new(0.0, &[], MAX_LEVEL);
+        SkipList {
+            chunks: vec![vec![head]],
+            free: NIL,
+            tail: NIL,
+            level: 1,
+            len: 0,
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            rng: rand::random::<u64>() | 1,
+        }
+    }
+
+    /// How many elements it holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    fn node(&self, i: u32) -> Option<&Node> {
+        arena_node(&self.chunks, i)
+    }
+
+    fn node_mut(&mut self, i: u32) -> Option<&mut Node> {
+        self.chunks.get_mut((i >> CHUNK_BITS) as usize)?.get_mut(i as usize & (CHUNK - 1))
+    }
+
+    #[inline]
+    fn link(&self, x: u32, level: usize) -> (u32, usize) {
+        self.node(x).map_or((NIL, 0), |n| n.link(level))
+    }
+
+    fn forward(&self, x: u32, level: usize) -> u32 {
+        self.link(x, level).0
+    }
+
+    fn set_link(&mut self, x: u32, level: usize, forward: u32, span: usize) {
+        if let Some(n) = self.node_mut(x) {
+            n.set_link(level, forward, span);
+        }
+    }
+
+    fn set_span(&mut self, x: u32, level: usize, span: usize) {
+        if let Some(n) = self.node_mut(x) {
+            n.set_span(level, span);
+        }
+    }
+
+    fn set_backward(&mut self, x: u32, backward: u32) {
+        if let Some(n) = self.node_mut(x) {
+            n.backward = backward;
+        }
+    }
+
+    /// A node height: 1, then one more with probability 1/4 each time (Redis's `ZSKIPLIST_P`),
+    /// at most `MAX_LEVEL`, from one xorshift draw (two bits per level).
+    fn random_level(&mut self) -> usize {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (1 + x.trailing_zeros() as usize / 2).min(MAX_LEVEL)
+    }
+
+    fn hash(&self, member: &[u8]) -> u64 {
+        self.hasher.hash_one(member)
+    }
+
+    /// The node holding `member`.
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let chunks = &self.chunks;
+        self.index.find(self.hash(member), |&i| arena_member(chunks, i) == member).copied()
+    }
+
+    /// The member's score.
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.find(member).and_then(|i| self.node(i)).map(|n| n.score)
+    }
+
+    fn alloc(&mut self, node: Node) -> u32 {
+        if self.free != NIL {
+            let i = self.free;
+            if let Some(slot) = self.node_mut(i) {
+                let next = slot.forward0;
+                *slot = node;
+                self.free = next;
+                return i;
+            }
+        }
+        if self.chunks.last().is_none_or(|c| c.len() >= CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let chunk_index = self.chunks.len() - 1;
+        match self.chunks.last_mut() {
+            Some(chunk) => {
+                chunk.push(node);
+                to_u32((chunk_index << CHUNK_BITS) | (chunk.len() - 1))
+            }
+            None => NIL,
+        }
+    }
+
+    fn release(&mut self, i: u32) {
+        let free = self.free;
+        if let Some(n) = self.node_mut(i) {
+            n.data = Box::default();
+            n.member_len = 0;
+            n.forward0 = free;
+            n.backward = NIL;
+            self.free = i;
+        }
+    }
+
+    /// The last node at each level that sorts before `(score, member)`, and its rank.
+    // `update` and `rank` have MAX_LEVEL slots and `self.level` is at most MAX_LEVEL.
+    #[allow(clippy::indexing_slicing)]
+    fn path(&self, score: f64, member: &[u8], update: &mut [u32; MAX_LEVEL], rank: &mut [usize; MAX_LEVEL]) {
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+            loop {
+                let (next, span) = self.link(x, i);
+                match self.node(next) {
+                    Some(n) if n.before(score, member) => {
+                        rank[i] += span;
+                        x = next;
+                    }
+                    _ => break,
+                }
+            }
+            update[i] = x;
+        }
+    }
+
+    /// Links node `x` (allocated, unlinked) at its place in the order.
+    // `update` and `rank` have MAX_LEVEL slots and every level index is below `self.level`
+    // or the node's height, both at most MAX_LEVEL: the indexing cannot go out of bounds.
+    #[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
+    fn link_node(&mut self, x: u32) {
+        let Some((score, height)) = self.node(x).map(|n| (n.score, n.height())) else { return };
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = [0usize; MAX_LEVEL];
+        self.path(score, arena_member(&self.chunks, x), &mut update, &mut rank);
+        if height > self.level {
+            for i in self.level..height {
+                rank[i] = 0;
+                update[i] = HEAD;
+                self.set_span(HEAD, i, self.len);
+            }
+            self.level = height;
+        }
+        for i in 0..height {
+            let prev = update[i];
+            let (prev_forward, prev_span) = self.link(prev, i);
+            self.set_link(x, i, prev_forward, prev_span - (rank[0] - rank[i]));
+            self.set_link(prev, i, x, rank[0] - rank[i] + 1);
+        }
+        for i in height..self.level {
+            let prev = update[i];
+            let span = self.link(prev, i).1;
+            self.set_span(prev, i, span + 1);
+        }
+        self.set_backward(x, if update[0] == HEAD { NIL } else { update[0] });
+        let next = self.forward(x, 0);
+        if next == NIL {
+            self.tail = x;
+        } else {
+            self.set_backward(next, x);
+        }
+        self.len += 1;
+    }
+
+    /// Unlinks node `x` from the order (it stays allocated and indexed).
+    // `update` has MAX_LEVEL slots and every level index is below `self.level`.
+    #[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
+    fn unlink_node(&mut self, x: u32) {
+        let Some(score) = self.node(x).map(|n| n.score) else { return };
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = [0usize; MAX_LEVEL];
+        self.path(score, arena_member(&self.chunks, x), &mut update, &mut rank);
+        if self.forward(update[0], 0) != x {
+            return;
+        }
+        for i in 0..self.level {
+            let prev = update[i];
+            let (prev_forward, prev_span) = self.link(prev, i);
+            if prev_forward == x {
+                let (x_forward, x_span) = self.link(x, i);
+                self.set_link(prev, i, x_forward, prev_span + x_span - 1);
+            } else {
+                self.set_span(prev, i, prev_span.saturating_sub(1));
+            }
+        }
+        let next = self.forward(x, 0);
+        let back = self.node(x).map_or(NIL, |n| n.backward);
+        if next == NIL {
+            self.tail = back;
+        } else {
+            self.set_backward(next, back);
+        }
+        while self.level > 1 && self.forward(HEAD, self.level - 1) == NIL {
+            self.level -= 1;
+        }
+        self.len -= 1;
+    }
+
+    /// Sets the member's score, adding it if new.
+    pub fn add(&mut self, member: &[u8], score: f64) -> AddOutcome {
+        let hash = self.hash(member);
+        let chunks = &self.chunks;
+        let found = self.index.find(hash, |&i| arena_member(chunks, i) == member).copied();
+        match found {
+            Some(x) => {
+                let Some(node) = self.node(x) else { return AddOutcome::Unchanged };
+                if node.score == score {
+                    return AddOutcome::Unchanged;
+                }
+                // Redis's zslUpdateScore: if the node stays between its neighbours, only the
+                // score changes; otherwise it moves, keeping its slot (and index entry).
+                let stays = self.node(node.backward).is_none_or(|b| sorts_before(b.score, b.member(), score, member))
+                    && self.node(node.forward0).is_none_or(|f| sorts_before(score, member, f.score, f.member()));
+                if !stays {
+                    self.unlink_node(x);
+                }
+                if let Some(n) = self.node_mut(x) {
+                    n.score = score;
+                }
+                if !stays {
+                    self.link_node(x);
+                }
+                AddOutcome::Updated
+            }
+            None => {
+                let height = self.random_level();
+                let x = self.alloc(Node::new(score, member, height));
+                self.link_node(x);
+                let chunks = &self.chunks;
+                let hasher = &self.hasher;
+                self.index.insert_unique(hash, x, |&i| hasher.hash_one(arena_member(chunks, i)));
+                AddOutcome::Added
+            }
+        }
+    }
+
+    /// Removes the member; returns whether it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        let hash = self.hash(member);
+        let chunks = &self.chunks;
+        let Ok(entry) = self.index.find_entry(hash, |&i| arena_member(chunks, i) == member) else { return false };
+        let (x, _) = entry.remove();
+        self.unlink_node(x);
+        self.release(x);
+        true
+    }
+
+    /// How many elements come before the first one for which `is_before` is false, and the
+    /// last element for which it holds (the head if none does).
+    /// `is_before(score, member)` must be true for a prefix of the order and false after.
+    fn last_before(&self, is_before: impl Fn(f64, &[u8]) -> bool) -> (usize, u32) {
+        let mut x = HEAD;
+        let mut rank = 0;
+        for i in (0..self.level).rev() {
+            loop {
+                let (next, span) = self.link(x, i);
+                match self.node(next) {
+                    Some(n) if is_before(n.score, n.member()) => {
+                        rank += span;
+                        x = next;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        (rank, x)
+    }
+
+    /// How many elements come before the first one for which `is_before` is false.
+    /// `is_before(score, member)` must be true for a prefix of the order and false after.
+    pub fn count_before(&self, is_before: impl Fn(f64, &[u8]) -> bool) -> usize {
+        self.last_before(is_before).0
+    }
+
+    /// The member's 0-based rank and score, if present: one walk that stops on the node
+    /// itself (Redis's `zslGetRank`).
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        let target = self.find(member)?;
+        let score = self.node(target)?.score;
+        let mut x = HEAD;
+        let mut rank = 0;
+        for i in (0..self.level).rev() {
+            loop {
+                let (next, span) = self.link(x, i);
+                match self.node(next) {
+                    Some(n) if next == target || n.before(score, member) => {
+                        rank += span;
+                        x = next;
+                    }
+                    _ => break,
+                }
+            }
+            if x == target {
+                return Some((rank - 1, score));
+            }
+        }
+        None
+    }
+
+    fn node_at(&self, rank: usize) -> u32 {
+        if rank >= self.len {
+            return NIL;
+        }
+        let target = rank + 1;
+        let mut x = HEAD;
+        let mut traversed = 0;
+        for i in (0..self.level).rev() {
+            loop {
+                let (next, span) = self.link(x, i);
+                if next != NIL && traversed + span <= target {
+                    traversed += span;
+                    x = next;
+                } else {
+                    break;
+                }
+            }
+            if traversed == target {
+                return x;
+            }
+        }
+        NIL
+    }
+
+    /// The element at 0-based `rank`.
+    pub fn get(&self, rank: usize) -> Option<(f64, &[u8])> {
+        self.node(self.node_at(rank)).map(|n| (n.score, n.member()))
+    }
+
+    /// Elements from rank `start` onwards (towards higher ranks, or lower when `rev`).
+    pub fn iter_from(&self, start: usize, rev: bool) -> Iter<'_> {
+        Iter { list: self, at: self.node_at(start), rev }
+    }
+
+    /// Every element in order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { list: self, at: self.forward(HEAD, 0), rev: false }
+    }
+
+    /// The last element.
+    pub fn last(&self) -> Option<(f64, &[u8])> {
+        self.node(self.tail).map(|n| (n.score, n.member()))
+    }
+
+    /// Up to `limit` elements of `range`, skipping the first `offset`, ascending or (when
+    /// `rev`) descending: one walk to the first element, then the level-0 links (Redis's
+    /// `zslNthInRange` and iteration); the far end of the range costs no walk.
+    pub fn range(&self, range: &Range, rev: bool, offset: usize, limit: usize) -> Vec<(Bytes, f64)> {
+        let mut at = if rev {
+            let (within, last) = self.last_before(|s, m| !range.above_max(s, m));
+            match offset {
+                0 if within > 0 => last,
+                _ if offset < within => self.node_at(within - 1 - offset),
+                _ => NIL,
+            }
+        } else {
+            let (below, last_below) = self.last_before(|s, m| range.below_min(s, m));
+            if offset == 0 { self.forward(last_below, 0) } else { self.node_at(below + offset) }
+        };
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let Some(n) = self.node(at) else { break };
+            if at == HEAD || (rev && range.below_min(n.score, n.member())) || (!rev && range.above_max(n.score, n.member())) {
+                break;
+            }
+            out.push((Bytes::copy_from_slice(n.member()), n.score));
+            at = if rev { n.backward } else { n.forward0 };
+        }
+        out
+    }
+
+    /// An estimate of the heap bytes the list holds: the arena chunks, each node's data block
+    /// and the member index.
+    pub fn allocated_bytes(&self) -> usize {
+        use super::super::memory::heap_block;
+        let chunks: usize = self.chunks.iter().map(|c| heap_block(c.capacity() * std::mem::size_of::<Node>())).sum();
+        let data: usize = self.chunks.iter().flatten().map(|n| heap_block(n.data.len())).sum();
+        heap_block(self.chunks.capacity() * std::mem::size_of::<Vec<Node>>())
+            + chunks
+            + data
+            + super::super::memory::hashmap_bytes(self.index.capacity(), std::mem::size_of::<u32>())
+    }
+}
+
+/// An iterator over `(score, member)` along the level-0 links.
+pub struct Iter<'a> {
+    list: &'a SkipList,
+    at: u32,
+    rev: bool,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (f64, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at == HEAD {
+            return None;
+        }
+        let node = self.list.node(self.at)?;
+        self.at = if self.rev { node.backward } else { node.forward0 };
+        Some((node.score, node.member()))
+    }
+}
+
