@@ -4,6 +4,9 @@
 # Provides: start_under_callgrind LABEL PORT (herald or redis, persistence off), stop LABEL,
 # and callgrind_measure LABEL PORT N SAVE_AS REDIS-BENCHMARK-ARGS..., which prints the server's
 # instructions per request for one redis-benchmark run, and callgrind_table WIDTH TEST... .
+# CACHE_SIM=1 runs callgrind with its cache simulation (--cache-sim=yes: the host's L1 and last
+# level caches) and makes callgrind_measure print, per request, instructions / L1 data misses /
+# last-level data misses (`Ir/D1mr+D1mw/DLmr+DLmw`); callgrind_table's ratio is then per field.
 
 for tool in valgrind callgrind_control; do
   command -v "$tool" >/dev/null || { echo "$script: $tool not found" >&2; exit 1; }
@@ -19,7 +22,9 @@ start_under_callgrind() {
     redis) cmd=(/usr/bin/redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$OUT_DIR") ;;
     *) echo "$script: unknown server $label" >&2; exit 2 ;;
   esac
-  START_TRIES=600 start "$label" "$port" valgrind --tool=callgrind --compress-strings=no \
+  local sim=()
+  [ "${CACHE_SIM:-0}" = 1 ] && sim=(--cache-sim=yes)
+  START_TRIES=600 start "$label" "$port" valgrind --tool=callgrind "${sim[@]}" --compress-strings=no \
     --compress-pos=no --callgrind-out-file="$OUT_DIR/$label.%p.out" "${cmd[@]}"
 }
 
@@ -50,7 +55,14 @@ callgrind_measure() {
   local dump
   dump=$(ls -t "$OUT_DIR"/"$label".*.out* | head -1)
   cp "$dump" "$OUT_DIR/$save_as.callgrind"
-  awk -v n="$n" '/^(summary|totals):/ { printf "%.0f\n", $2 / n; exit }' "$dump"
+  # Column k of the summary line is the k-th name of the `events:` line.
+  awk -v n="$n" -v sim="${CACHE_SIM:-0}" '
+    /^events:/ { for (i = 2; i <= NF; i++) col[$i] = i }
+    /^(summary|totals):/ {
+      if (sim != 1) { printf "%.0f\n", $2 / n; exit }
+      printf "%.0f/%.2f/%.2f\n", $(col["Ir"]) / n, ($(col["D1mr"]) + $(col["D1mw"])) / n, ($(col["DLmr"]) + $(col["DLmw"])) / n
+      exit
+    }' "$dump"
 }
 
 # Prints the results table: one row per pipeline and test (tests as arguments), one column per
@@ -69,7 +81,11 @@ callgrind_table() {
       printf "%-${width}s %8s" "$test" "$pipeline"
       for label in ${SERVERS//,/ }; do printf ' %14s' "${result[$label,$test,$pipeline]}"; done
       if [ "$SERVERS" = herald,redis ]; then
-        printf '  %12s' "$(awk -v a="${result[herald,$test,$pipeline]}" -v b="${result[redis,$test,$pipeline]}" 'BEGIN { printf "%.2f", a / b }')"
+        # Field by field when the cells are `Ir/D1/DL` (CACHE_SIM=1).
+        printf '  %12s' "$(awk -v a="${result[herald,$test,$pipeline]}" -v b="${result[redis,$test,$pipeline]}" 'BEGIN {
+          n = split(a, x, "/"); split(b, y, "/")
+          for (i = 1; i <= n; i++) printf "%s%.2f", (i > 1 ? "/" : ""), (y[i] > 0 ? x[i] / y[i] : 0)
+        }')"
       fi
       echo
     done

@@ -326,19 +326,18 @@ impl ZSet {
         self.run(first, rev, count)
     }
 
-    /// How many members come before the first one for which `is_before` is false (a prefix
-    /// of the order).
-    fn count_before(&self, is_before: impl Fn(f64, &[u8]) -> bool) -> usize {
-        match &self.repr {
-            Repr::Packed(p) => p.iter().take_while(|e| is_before(e.score, e.member)).count(),
-            Repr::Skip(s) => s.count_before(is_before),
-        }
-    }
-
     /// The rank interval `[from, to)` of the members a score or lex range selects.
     pub fn rank_interval(&self, range: &Range) -> (usize, usize) {
-        let from = self.count_before(|s, m| range.below_min(s, m));
-        let to = self.count_before(|s, m| !range.above_max(s, m));
+        let (from, to) = match &self.repr {
+            Repr::Packed(p) => (
+                p.iter().take_while(|e| range.below_min(e.score, e.member)).count(),
+                p.iter().take_while(|e| !range.above_max(e.score, e.member)).count(),
+            ),
+            Repr::Skip(s) => (
+                s.count_before(|score, m| range.below_min_with(score, || m.get())),
+                s.count_before(|score, m| !range.above_max_with(score, || m.get())),
+            ),
+        };
         (from, to.max(from))
     }
 
@@ -376,6 +375,9 @@ impl ZSet {
     pub fn pop(&mut self, count: usize, max: bool) -> Vec<(Bytes, f64)> {
         if count == 0 || self.is_empty() {
             return Vec::new();
+        }
+        if let Repr::Skip(s) = &mut self.repr {
+            return (0..count).map_while(|_| s.pop(max)).collect();
         }
         let taken = self.range_by_rank(0, count.min(self.len()) - 1, max);
         for (member, _) in &taken {
@@ -461,24 +463,40 @@ pub enum Range {
 impl Range {
     /// Whether `(score, member)` sorts before the range's start.
     pub fn below_min(&self, score: f64, member: &[u8]) -> bool {
+        self.below_min_with(score, || member)
+    }
+
+    /// [`Range::below_min`] with the member fetched only if the range is by lex.
+    pub fn below_min_with<'m>(&self, score: f64, member: impl FnOnce() -> &'m [u8]) -> bool {
         match self {
             Range::Score(min, _) => if min.exclusive { score <= min.value } else { score < min.value },
             Range::Lex(min, _) => match min {
                 LexBound::Min => false,
                 LexBound::Max => true,
-                LexBound::Member(m, exclusive) => if *exclusive { member <= m.as_ref() } else { member < m.as_ref() },
+                LexBound::Member(m, exclusive) => {
+                    let member = member();
+                    if *exclusive { member <= m.as_ref() } else { member < m.as_ref() }
+                }
             },
         }
     }
 
     /// Whether `(score, member)` sorts after the range's end.
     pub fn above_max(&self, score: f64, member: &[u8]) -> bool {
+        self.above_max_with(score, || member)
+    }
+
+    /// [`Range::above_max`] with the member fetched only if the range is by lex.
+    pub fn above_max_with<'m>(&self, score: f64, member: impl FnOnce() -> &'m [u8]) -> bool {
         match self {
             Range::Score(_, max) => if max.exclusive { score >= max.value } else { score > max.value },
             Range::Lex(_, max) => match max {
                 LexBound::Min => true,
                 LexBound::Max => false,
-                LexBound::Member(m, exclusive) => if *exclusive { member >= m.as_ref() } else { member > m.as_ref() },
+                LexBound::Member(m, exclusive) => {
+                    let member = member();
+                    if *exclusive { member >= m.as_ref() } else { member > m.as_ref() }
+                }
             },
         }
     }

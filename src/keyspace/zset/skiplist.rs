@@ -39,11 +39,12 @@ const HEAD: u32 = 0;
 const CHUNK_BITS: u32 = 10;
 /// Nodes per arena chunk.
 const CHUNK: usize = 1 << CHUNK_BITS;
-/// Bytes of one level above 0 in a node's data: forward (u32 LE), then span (u32 LE).
-const LEVEL_BYTES: usize = 8;
+/// Bytes of one level above 0 in a node's data: the forward node's score (f64 LE), forward
+/// (u32 LE), span (u32 LE).
+const LEVEL_BYTES: usize = 16;
 
-/// One element: 40 bytes in the arena plus one heap block holding the member and the links
-/// above level 0 (three nodes in four have none).
+/// One element: 40 bytes in the arena plus one heap block holding the links above level 0
+/// (three nodes in four have none) and then the member.
 #[derive(Debug, Clone)]
 struct Node {
     score: f64,
@@ -52,15 +53,23 @@ struct Node {
     /// The level-0 link, whose span is always 1; for a free slot, the next free slot.
     forward0: u32,
     member_len: u32,
-    /// The member's bytes, then one `(forward, span)` pair per level above 0.
+    /// One `(forward's score, forward, span)` link per level above 0, then the member's bytes.
+    /// The links come first so they start 16-byte aligned: levels 1 to 4 share a cache line.
     data: Box<[u8]>,
 }
 
-fn write_u32(data: &mut [u8], at: usize, value: u32) {
-    if let Some(b) = data.get_mut(at..at + 4) {
-        b.copy_from_slice(&value.to_le_bytes());
-    }
+/// One link above level 0 as stored: the node it leads to, the level-0 nodes it jumps over,
+/// and that node's score, so a walk decides whether to follow the link without reading the
+/// node (it reads the node only to follow it, or for its member on a score tie).
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    forward: u32,
+    span: usize,
+    score: f64,
 }
+
+/// The link a missing level reads as.
+const NO_LINK: Link = Link { forward: NIL, span: 0, score: 0.0 };
 
 /// A count or rank as stored in a span (`u32`: the arena cannot hold more nodes).
 fn to_u32(n: usize) -> u32 {
@@ -69,21 +78,40 @@ fn to_u32(n: usize) -> u32 {
 
 impl Node {
     fn new(score: f64, member: &[u8], height: usize) -> Node {
-        let mut data = Vec::with_capacity(member.len() + (height - 1) * LEVEL_BYTES);
-        data.extend_from_slice(member);
+        let mut data = Vec::with_capacity((height - 1) * LEVEL_BYTES + member.len());
         for _ in 1..height {
+            data.extend_from_slice(&0f64.to_le_bytes());
             data.extend_from_slice(&NIL.to_le_bytes());
             data.extend_from_slice(&0u32.to_le_bytes());
         }
+        data.extend_from_slice(member);
         Node { score, backward: NIL, forward0: NIL, member_len: to_u32(member.len()), data: data.into_boxed_slice() }
     }
 
     fn member(&self) -> &[u8] {
-        self.data.get(..self.member_len as usize).unwrap_or_default()
+        self.data.get(self.data.len() - self.member_len as usize..).unwrap_or_default()
     }
 
     fn height(&self) -> usize {
         (self.data.len() - self.member_len as usize) / LEVEL_BYTES + 1
+    }
+
+    /// The link at `level` (at least 1).
+    #[inline]
+    fn upper(&self, level: usize) -> Link {
+        let at = (level - 1) * LEVEL_BYTES;
+        // One bounds check for the link: this is the inner step of every walk.
+        match self.data.get(at..at + LEVEL_BYTES).and_then(|b| <[u8; LEVEL_BYTES]>::try_from(b).ok()) {
+            Some(link) => {
+                let bits = u128::from_le_bytes(link);
+                Link {
+                    score: f64::from_bits(bits as u64),
+                    forward: (bits >> 64) as u32,
+                    span: (bits >> 96) as u32 as usize,
+                }
+            }
+            None => NO_LINK,
+        }
     }
 
     /// The `(forward, span)` link at `level`.
@@ -92,37 +120,39 @@ impl Node {
         if level == 0 {
             return (self.forward0, 1);
         }
-        let at = self.member_len as usize + (level - 1) * LEVEL_BYTES;
-        // One bounds check for the pair: this is the inner step of every walk.
-        match self.data.get(at..at + LEVEL_BYTES).and_then(|b| <[u8; LEVEL_BYTES]>::try_from(b).ok()) {
-            Some(pair) => {
-                let pair = u64::from_le_bytes(pair);
-                ((pair & 0xffff_ffff) as u32, (pair >> 32) as usize)
-            }
-            None => (NIL, 0),
-        }
+        let link = self.upper(level);
+        (link.forward, link.span)
     }
 
-    /// Whether this node sorts before `(score, member)` (the member is read only on a tie).
-    #[inline]
-    fn before(&self, score: f64, member: &[u8]) -> bool {
-        self.score < score || (self.score == score && self.member() < member)
-    }
-
-    fn set_link(&mut self, level: usize, forward: u32, span: usize) {
+    /// Sets the link at `level`; `score` is the forward node's (unused at level 0).
+    fn set_link(&mut self, level: usize, forward: u32, span: usize, score: f64) {
         if level == 0 {
             self.forward0 = forward;
             return;
         }
-        let at = self.member_len as usize + (level - 1) * LEVEL_BYTES;
-        write_u32(&mut self.data, at, forward);
-        write_u32(&mut self.data, at + 4, to_u32(span));
+        let at = (level - 1) * LEVEL_BYTES;
+        let bits = u128::from(score.to_bits()) | (u128::from(forward) << 64) | (u128::from(to_u32(span)) << 96);
+        if let Some(b) = self.data.get_mut(at..at + LEVEL_BYTES) {
+            b.copy_from_slice(&bits.to_le_bytes());
+        }
     }
 
     fn set_span(&mut self, level: usize, span: usize) {
         if level > 0 {
-            let at = self.member_len as usize + (level - 1) * LEVEL_BYTES + 4;
-            write_u32(&mut self.data, at, to_u32(span));
+            let at = (level - 1) * LEVEL_BYTES + 12;
+            if let Some(b) = self.data.get_mut(at..at + 4) {
+                b.copy_from_slice(&to_u32(span).to_le_bytes());
+            }
+        }
+    }
+
+    /// Sets the score cached in the link at `level` (the forward node's new score).
+    fn set_link_score(&mut self, level: usize, score: f64) {
+        if level > 0 {
+            let at = (level - 1) * LEVEL_BYTES;
+            if let Some(b) = self.data.get_mut(at..at + 8) {
+                b.copy_from_slice(&score.to_le_bytes());
+            }
         }
     }
 }
@@ -202,13 +232,34 @@ impl SkipList {
         self.node(x).map_or((NIL, 0), |n| n.link(level))
     }
 
+    /// The link from `x` at `level` with its forward node's score: cached in the link above
+    /// level 0, read from the forward node at level 0. `score` is meaningless when `forward`
+    /// is `NIL`.
+    #[inline]
+    fn step(&self, x: u32, level: usize) -> Link {
+        let Some(node) = self.node(x) else { return NO_LINK };
+        if level > 0 {
+            return node.upper(level);
+        }
+        let forward = node.forward0;
+        Link { forward, span: 1, score: self.node(forward).map_or(0.0, |n| n.score) }
+    }
+
+    /// Whether node `x`, whose score is `x_score`, sorts before `(score, member)`: its member
+    /// is read only on a score tie.
+    #[inline]
+    fn sorts_before_key(&self, x: u32, x_score: f64, score: f64, member: &[u8]) -> bool {
+        x_score < score || (x_score == score && arena_member(&self.chunks, x) < member)
+    }
+
     fn forward(&self, x: u32, level: usize) -> u32 {
         self.link(x, level).0
     }
 
-    fn set_link(&mut self, x: u32, level: usize, forward: u32, span: usize) {
+    /// Sets `x`'s link at `level`; `score` is the forward node's (unused at level 0).
+    fn set_link(&mut self, x: u32, level: usize, forward: u32, span: usize, score: f64) {
         if let Some(n) = self.node_mut(x) {
-            n.set_link(level, forward, span);
+            n.set_link(level, forward, span, score);
         }
     }
 
@@ -292,14 +343,12 @@ impl SkipList {
         for i in (0..self.level).rev() {
             rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
             loop {
-                let (next, span) = self.link(x, i);
-                match self.node(next) {
-                    Some(n) if n.before(score, member) => {
-                        rank[i] += span;
-                        x = next;
-                    }
-                    _ => break,
+                let link = self.step(x, i);
+                if link.forward == NIL || !self.sorts_before_key(link.forward, link.score, score, member) {
+                    break;
                 }
+                rank[i] += link.span;
+                x = link.forward;
             }
             update[i] = x;
         }
@@ -324,9 +373,9 @@ impl SkipList {
         }
         for i in 0..height {
             let prev = update[i];
-            let (prev_forward, prev_span) = self.link(prev, i);
-            self.set_link(x, i, prev_forward, prev_span - (rank[0] - rank[i]));
-            self.set_link(prev, i, x, rank[0] - rank[i] + 1);
+            let link = self.node(prev).map_or(NO_LINK, |n| if i == 0 { Link { forward: n.forward0, span: 1, score: 0.0 } } else { n.upper(i) });
+            self.set_link(x, i, link.forward, link.span - (rank[0] - rank[i]), link.score);
+            self.set_link(prev, i, x, rank[0] - rank[i] + 1, score);
         }
         for i in height..self.level {
             let prev = update[i];
@@ -343,14 +392,27 @@ impl SkipList {
         self.len += 1;
     }
 
-    /// Unlinks node `x` from the order (it stays allocated and indexed).
-    // `update` has MAX_LEVEL slots and every level index is below `self.level`.
-    #[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
-    fn unlink_node(&mut self, x: u32) {
-        let Some(score) = self.node(x).map(|n| n.score) else { return };
+    /// The last node at each level that sorts before node `x`.
+    fn path_to(&self, x: u32) -> [u32; MAX_LEVEL] {
         let mut update = [HEAD; MAX_LEVEL];
         let mut rank = [0usize; MAX_LEVEL];
-        self.path(score, arena_member(&self.chunks, x), &mut update, &mut rank);
+        if let Some(n) = self.node(x) {
+            self.path(n.score, n.member(), &mut update, &mut rank);
+        }
+        update
+    }
+
+    /// Unlinks node `x` from the order (it stays allocated and indexed).
+    fn unlink_node(&mut self, x: u32) {
+        let update = self.path_to(x);
+        self.unlink_after(x, &update);
+    }
+
+    /// Unlinks node `x`, given the last node before it at each level (`update`, as
+    /// [`SkipList::path_to`] finds it).
+    // `update` has MAX_LEVEL slots and every level index is below `self.level`.
+    #[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
+    fn unlink_after(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
         if self.forward(update[0], 0) != x {
             return;
         }
@@ -358,8 +420,8 @@ impl SkipList {
             let prev = update[i];
             let (prev_forward, prev_span) = self.link(prev, i);
             if prev_forward == x {
-                let (x_forward, x_span) = self.link(x, i);
-                self.set_link(prev, i, x_forward, prev_span + x_span - 1);
+                let link = self.node(x).map_or(NO_LINK, |n| if i == 0 { Link { forward: n.forward0, span: 1, score: 0.0 } } else { n.upper(i) });
+                self.set_link(prev, i, link.forward, prev_span + link.span - 1, link.score);
             } else {
                 self.set_span(prev, i, prev_span.saturating_sub(1));
             }
@@ -389,16 +451,26 @@ impl SkipList {
                     return AddOutcome::Unchanged;
                 }
                 // Redis's zslUpdateScore: if the node stays between its neighbours, only the
-                // score changes; otherwise it moves, keeping its slot (and index entry).
+                // score changes (and the copies of it cached in the links that lead to it);
+                // otherwise it moves, keeping its slot (and index entry).
                 let stays = self.node(node.backward).is_none_or(|b| sorts_before(b.score, b.member(), score, member))
                     && self.node(node.forward0).is_none_or(|f| sorts_before(score, member, f.score, f.member()));
+                let height = node.height();
+                // A node of height 1 (three in four) has no link above level 0 leading to it.
+                let update = if stays && height == 1 { [HEAD; MAX_LEVEL] } else { self.path_to(x) };
                 if !stays {
-                    self.unlink_node(x);
+                    self.unlink_after(x, &update);
                 }
                 if let Some(n) = self.node_mut(x) {
                     n.score = score;
                 }
-                if !stays {
+                if stays {
+                    for (level, &prev) in update.iter().enumerate().take(height).skip(1) {
+                        if let Some(n) = self.node_mut(prev) {
+                            n.set_link_score(level, score);
+                        }
+                    }
+                } else {
                     self.link_node(x);
                 }
                 AddOutcome::Updated
@@ -428,20 +500,19 @@ impl SkipList {
 
     /// How many elements come before the first one for which `is_before` is false, and the
     /// last element for which it holds (the head if none does).
-    /// `is_before(score, member)` must be true for a prefix of the order and false after.
-    fn last_before(&self, is_before: impl Fn(f64, &[u8]) -> bool) -> (usize, u32) {
+    /// `is_before(score, member)` must be true for a prefix of the order and false after; it
+    /// gets the member as a [`MemberOf`] so a score comparison never reads it.
+    fn last_before(&self, is_before: impl Fn(f64, MemberOf<'_>) -> bool) -> (usize, u32) {
         let mut x = HEAD;
         let mut rank = 0;
         for i in (0..self.level).rev() {
             loop {
-                let (next, span) = self.link(x, i);
-                match self.node(next) {
-                    Some(n) if is_before(n.score, n.member()) => {
-                        rank += span;
-                        x = next;
-                    }
-                    _ => break,
+                let link = self.step(x, i);
+                if link.forward == NIL || !is_before(link.score, MemberOf(self, link.forward)) {
+                    break;
                 }
+                rank += link.span;
+                x = link.forward;
             }
         }
         (rank, x)
@@ -449,7 +520,7 @@ impl SkipList {
 
     /// How many elements come before the first one for which `is_before` is false.
     /// `is_before(score, member)` must be true for a prefix of the order and false after.
-    pub fn count_before(&self, is_before: impl Fn(f64, &[u8]) -> bool) -> usize {
+    pub fn count_before(&self, is_before: impl Fn(f64, MemberOf<'_>) -> bool) -> usize {
         self.last_before(is_before).0
     }
 
@@ -462,14 +533,14 @@ impl SkipList {
         let mut rank = 0;
         for i in (0..self.level).rev() {
             loop {
-                let (next, span) = self.link(x, i);
-                match self.node(next) {
-                    Some(n) if next == target || n.before(score, member) => {
-                        rank += span;
-                        x = next;
-                    }
-                    _ => break,
+                let link = self.step(x, i);
+                if link.forward == NIL
+                    || (link.forward != target && !self.sorts_before_key(link.forward, link.score, score, member))
+                {
+                    break;
                 }
+                rank += link.span;
+                x = link.forward;
             }
             if x == target {
                 return Some((rank - 1, score));
@@ -517,6 +588,20 @@ impl SkipList {
         Iter { list: self, at: self.forward(HEAD, 0), rev: false }
     }
 
+    /// Removes and returns the first element (the last when `last`). Popping the first costs
+    /// no walk: its predecessor is the head at every level.
+    pub fn pop(&mut self, last: bool) -> Option<(Bytes, f64)> {
+        let x = if last { self.tail } else { self.forward(HEAD, 0) };
+        let (member, score) = self.node(x).map(|n| (Bytes::copy_from_slice(n.member()), n.score))?;
+        if let Ok(entry) = self.index.find_entry(self.hash(&member), |&i| i == x) {
+            entry.remove();
+        }
+        let update = if last { self.path_to(x) } else { [HEAD; MAX_LEVEL] };
+        self.unlink_after(x, &update);
+        self.release(x);
+        Some((member, score))
+    }
+
     /// The last element.
     pub fn last(&self) -> Option<(f64, &[u8])> {
         self.node(self.tail).map(|n| (n.score, n.member()))
@@ -527,14 +612,14 @@ impl SkipList {
     /// `zslNthInRange` and iteration); the far end of the range costs no walk.
     pub fn range(&self, range: &Range, rev: bool, offset: usize, limit: usize) -> Vec<(Bytes, f64)> {
         let mut at = if rev {
-            let (within, last) = self.last_before(|s, m| !range.above_max(s, m));
+            let (within, last) = self.last_before(|s, m| !range.above_max_with(s, || m.get()));
             match offset {
                 0 if within > 0 => last,
                 _ if offset < within => self.node_at(within - 1 - offset),
                 _ => NIL,
             }
         } else {
-            let (below, last_below) = self.last_before(|s, m| range.below_min(s, m));
+            let (below, last_below) = self.last_before(|s, m| range.below_min_with(s, || m.get()));
             if offset == 0 { self.forward(last_below, 0) } else { self.node_at(below + offset) }
         };
         let mut out = Vec::new();
@@ -562,6 +647,17 @@ impl SkipList {
     }
 }
 
+/// A node's member, read only if asked for (a walk's comparison by score never reads it).
+#[derive(Clone, Copy)]
+pub struct MemberOf<'a>(&'a SkipList, u32);
+
+impl<'a> MemberOf<'a> {
+    /// The member's bytes.
+    pub fn get(self) -> &'a [u8] {
+        arena_member(&self.0.chunks, self.1)
+    }
+}
+
 /// An iterator over `(score, member)` along the level-0 links.
 pub struct Iter<'a> {
     list: &'a SkipList,
@@ -582,3 +678,80 @@ impl<'a> Iterator for Iter<'a> {
     }
 }
 
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    impl SkipList {
+        /// Checks every link: it leads to the next node of its level, jumps over as many
+        /// level-0 nodes as its span says, and caches the score of the node it leads to.
+        fn check_links(&self) {
+            let order: Vec<u32> = {
+                let mut out = Vec::new();
+                let mut x = self.forward(HEAD, 0);
+                while x != NIL {
+                    out.push(x);
+                    x = self.forward(x, 0);
+                }
+                out
+            };
+            assert_eq!(order.len(), self.len);
+            let rank_of = |x: u32| order.iter().position(|&y| y == x).map_or(0, |r| r + 1);
+            for level in 1..self.level {
+                let mut x = HEAD;
+                loop {
+                    let link = self.node(x).unwrap().upper(level);
+                    let next = order[rank_of(x)..].iter().copied().find(|&y| self.node(y).unwrap().height() > level);
+                    assert_eq!(link.forward, next.unwrap_or(NIL), "level {level} link from {x}");
+                    let Some(next) = next else { break };
+                    assert_eq!(link.span, rank_of(next) - rank_of(x), "span at level {level} from {x}");
+                    assert_eq!(link.score.to_bits(), self.node(next).unwrap().score.to_bits(), "cached score at level {level}");
+                    x = next;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn links_keep_their_spans_and_cached_scores_through_adds_updates_removes_and_pops() {
+        let mut list = SkipList::new();
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for round in 0..4000 {
+            let member = format!("m{}", next() % 600);
+            let score = (next() % 50) as f64;
+            match next() % 10 {
+                0..=5 => {
+                    list.add(member.as_bytes(), score);
+                }
+                // Small moves, which mostly leave the node between its neighbours.
+                6 => {
+                    if let Some(old) = list.score(member.as_bytes()) {
+                        list.add(member.as_bytes(), old + 0.25);
+                    }
+                }
+                7 => {
+                    list.remove(member.as_bytes());
+                }
+                _ => {
+                    list.pop(round % 2 == 0);
+                }
+            }
+            if round % 97 == 0 {
+                list.check_links();
+            }
+        }
+        list.check_links();
+        let all: Vec<(f64, Vec<u8>)> = list.iter().map(|(s, m)| (s, m.to_vec())).collect();
+        for (rank, (score, member)) in all.iter().enumerate() {
+            assert_eq!(list.rank(member), Some((rank, *score)));
+        }
+    }
+}
