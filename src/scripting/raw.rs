@@ -200,6 +200,113 @@ pub fn create(lua: &Lua, slot: &Slot, handler: &Function, globals: &Table) -> ml
     Ok(Functions { entry, call, pcall, setresp })
 }
 
+/// The light userdata address a library function's Rust side returns first to ask its C
+/// function ([`library_function`]) to raise the error that follows (see `lib/mod.rs`).
+pub const LIBRARY_FAIL: usize = 1;
+
+/// How a [`library_function`]'s C function returns the results of its Rust (or Lua) side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Results {
+    /// The first value.
+    One,
+    /// The first value is a table of the results, the second their number (nil: the table's
+    /// length).
+    Table,
+    /// All values as they are.
+    All,
+}
+
+/// A library function (cjson, cmsgpack, bit, struct, and the sandbox's own `math.random`,
+/// `pairs`, ...) as Redis has it: a C function, so that a script's tail call keeps the
+/// script's frame for error positions. It calls `raw`, the Rust (or Lua) side, with its
+/// arguments; `raw` returns either its results (as `results` says) or [`LIBRARY_FAIL`], a
+/// kind and a message, and the C function raises: kind 3 the message as it is (an error of
+/// the VM itself), kind 4 `luaL_argerror(L, <fourth value>, message)`, any other kind
+/// `luaL_error`'s position prefix and the message.
+pub fn library_function(lua: &Lua, raw: Function, results: Results) -> mlua::Result<Function> {
+    let function: ffi::lua_CFunction = match results {
+        Results::One => library_one,
+        Results::Table => library_table,
+        Results::All => library_all,
+    };
+    // SAFETY: `raw` is the only value on the stack; the closure takes it as its upvalue and
+    // is left as the only value.
+    unsafe { lua.exec_raw::<Function>(raw, |state| ffi::lua_pushcclosure(state, function, 1)) }
+}
+
+unsafe extern "C-unwind" fn library_one(state: *mut lua_State) -> c_int {
+    library_call(state, Results::One)
+}
+
+unsafe extern "C-unwind" fn library_table(state: *mut lua_State) -> c_int {
+    library_call(state, Results::Table)
+}
+
+unsafe extern "C-unwind" fn library_all(state: *mut lua_State) -> c_int {
+    library_call(state, Results::All)
+}
+
+/// The body of [`library_function`]'s C functions. Owns no Rust values: errors (the Rust
+/// side's own and the ones raised here) unwind through it as through any C function.
+unsafe fn library_call(state: *mut lua_State, results: Results) -> c_int {
+    let nargs = ffi::lua_gettop(state);
+    if ffi::lua_checkstack(state, 3) == 0 {
+        return raise_with_position(state, b"stack overflow");
+    }
+    ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(state, 1);
+    ffi::lua_call(state, nargs, ffi::LUA_MULTRET);
+    if ffi::lua_type(state, 1) == ffi::LUA_TLIGHTUSERDATA && ffi::lua_touserdata(state, 1) as usize == LIBRARY_FAIL {
+        let kind = ffi::lua_tonumber(state, 2);
+        if kind == 4.0 {
+            let narg = ffi::lua_tonumber(state, 4) as c_int;
+            ffi::lua_settop(state, 3);
+            // The message stays on the stack (so its pointer stays valid) while formatted.
+            ffi::luaL_argerror(state, narg, ffi::lua_tostring(state, 3));
+        }
+        ffi::lua_settop(state, 3);
+        if kind != 3.0 {
+            ffi::luaL_where(state, 1);
+            ffi::lua_insert(state, 3);
+            ffi::lua_concat(state, 2);
+        }
+        ffi::lua_error(state)
+    }
+    match results {
+        Results::One => {
+            ffi::lua_settop(state, 1);
+            return 1;
+        }
+        Results::All => return ffi::lua_gettop(state),
+        Results::Table => {}
+    }
+    // 1 = the results, 2 = how many (nil: the table's length).
+    let count = if ffi::lua_type(state, 2) == ffi::LUA_TNUMBER {
+        ffi::lua_tonumber(state, 2) as c_int
+    } else {
+        c_int::try_from(ffi::lua_objlen(state, 1)).unwrap_or(c_int::MAX)
+    };
+    ffi::lua_settop(state, 1);
+    if count <= 0 {
+        return 0;
+    }
+    if ffi::lua_checkstack(state, count) == 0 {
+        return raise_with_position(state, b"too many results to unpack");
+    }
+    for i in 1..=count {
+        ffi::lua_rawgeti_(state, 1, i);
+    }
+    count
+}
+
+/// `luaL_error(state, message)`.
+unsafe fn raise_with_position(state: *mut lua_State, message: &'static [u8]) -> c_int {
+    ffi::luaL_where(state, 1);
+    push_bytes(state, message);
+    ffi::lua_concat(state, 2);
+    ffi::lua_error(state)
+}
+
 /// The active [`Run`] of the C function running in `state` (whose upvalue 1 is the slot), or
 /// null.
 ///

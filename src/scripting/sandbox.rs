@@ -11,19 +11,20 @@
 //!   whole server, starting from `lrand48`'s default state and continuing from script to script,
 //!   as in Redis 7 (a fresh server's first `math.random(1000)` is 397); `math.randomseed`
 //!   reseeds it.
-//! - `pcall` hands scripts errors raised from Rust as `{err=...}` tables, as Redis's are.
+//! - `pcall` hands scripts an error table's `err` text, as Redis 7's `pcall` does (errors
+//!   raised from Rust become such tables first).
 //! - `pairs` and `next` over a library table (`cjson`, `redis`, ...) see its functions.
 
-use mlua::{Function, Lua, Table};
+use super::lib::LibError;
+use mlua::{Function, Lua, Table, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Lua run once per interpreter, with the full globals as its environment. Takes the globals
 /// and Redis's random functions; returns the script environment.
 const PRELUDE: &str = r#"
-local G, rand, seed, to_table = ...
+local G, random, randomseed, to_table, FAIL, cfunction = ...
 local rawget, rawset, setmetatable, error, type, tostring, tonumber, select, pairs =
       rawget, rawset, setmetatable, error, type, tostring, tonumber, select, pairs
-local floor, ceil = math.floor, math.ceil
 
 for _, name in pairs({'loadfile', 'dofile', 'require', 'module', 'package', 'setfenv', 'getfenv',
                       'newproxy', 'print', 'debug', 'io'}) do
@@ -31,45 +32,26 @@ for _, name in pairs({'loadfile', 'dofile', 'require', 'module', 'package', 'set
 end
 G.os = {clock = G.os and G.os.clock}
 
-local function checkint(v, i)
-  local n = tonumber(v)
-  if n == nil then
-    local got = (v == nil) and 'no value' or type(v)
-    error("bad argument #" .. i .. " to 'random' (number expected, got " .. got .. ")", 3)
-  end
-  if n >= 0 then return floor(n) else return ceil(n) end
-end
-G.math.random = function(...)
-  local n = select('#', ...)
-  local r = rand()
-  if n == 0 then return r end
-  if n == 1 then
-    local u = checkint((...), 1)
-    if u < 1 then error("bad argument #1 to 'random' (interval is empty)", 2) end
-    return floor(r * u) + 1
-  end
-  if n == 2 then
-    local l, u = ...
-    l, u = checkint(l, 1), checkint(u, 2)
-    if l > u then error("bad argument #2 to 'random' (interval is empty)", 2) end
-    return floor(r * (u - l + 1)) + l
-  end
-  error("wrong number of arguments", 2)
-end
-G.math.randomseed = function(v)
-  local n = tonumber(v)
-  if n == nil then
-    error("bad argument #1 to 'randomseed' (number expected, got " .. ((v == nil) and 'no value' or type(v)) .. ")", 2)
-  end
-  seed(n)
-end
+G.math.random = random
+G.math.randomseed = randomseed
 
+-- Redis's pcall (luaRedisPcall): an error table with a string (or number) `err` is handed to
+-- the script as that `err` alone; errors raised from Rust become such tables first.
+-- Without arguments it tries to call its own result placeholder, as Redis's does.
 local rawpcall = pcall
 local function fix(ok, ...)
   if ok then return ok, ... end
-  return ok, to_table((...))
+  local e = to_table((...))
+  if type(e) == 'table' then
+    local text = e.err
+    if type(text) == 'string' or type(text) == 'number' then e = text end
+  end
+  return false, e
 end
-G.pcall = function(...) return fix(rawpcall(...)) end
+G.pcall = function(...)
+  if select('#', ...) == 0 then return false, 'attempt to call a boolean value' end
+  return fix(rawpcall(...))
+end
 
 -- Read-only proxies: an empty table whose reads fall through to the real one.
 local real = setmetatable({}, {__mode = 'k'})
@@ -85,32 +67,45 @@ for k, v in pairs(G) do
 end
 for _, k in pairs(names) do G[k] = protect(G[k]) end
 
--- pairs and next see through the proxies, as Redis's read-only tables let them. Their
--- argument errors name the script's line, as the C functions' own would.
+-- pairs, next, rawget and rawset see through the proxies, as Redis's read-only tables let
+-- them. They are C functions (cfunction: the Lua bodies return FAIL, kind, message[, arg] to
+-- raise), so that their errors name the script's line even from a tail call, and name the
+-- function as the caller called it, as Redis's C functions do.
 local next = next
-local function checktable(name, n, t)
-  if type(t) ~= 'table' then
-    error("bad argument #1 to '" .. name .. "' (table expected, got " .. ((n == 0) and 'no value' or type(t)) .. ")", 3)
-  end
+local function typename(n, i, v)
+  if n < i then return 'no value' end
+  return type(v)
+end
+local function checked(n, t, nargs)
+  if type(t) ~= 'table' then return nil, 'table expected, got ' .. typename(n, 1, t), 1 end
+  if n < nargs then return nil, 'value expected', n + 1 end
   return real[t] or t
 end
-G.pairs = function(...)
-  local t = checktable('pairs', select('#', ...), (...))
+G.pairs = cfunction(function(...)
+  local t, msg, arg = checked(select('#', ...), (...), 1)
+  if not t then return FAIL, 4, msg, arg end
   return next, t, nil
-end
-G.next = function(...)
+end)
+G.next = cfunction(function(...)
   local t, k = ...
-  return next(checktable('next', select('#', ...), t), k)
-end
-G.rawget = function(t, k)
-  local r = real[t]
-  if r then return rawget(r, k) end
-  return rawget(t, k)
-end
-G.rawset = function(t, k, v)
-  if real[t] then error('Attempt to modify a readonly table', 2) end
-  return rawset(t, k, v)
-end
+  local r, msg, arg = checked(select('#', ...), t, 1)
+  if not r then return FAIL, 4, msg, arg end
+  return next(r, k)
+end)
+G.rawget = cfunction(function(...)
+  local t, k = ...
+  local r, msg, arg = checked(select('#', ...), t, 2)
+  if not r then return FAIL, 4, msg, arg end
+  return rawget(r, k)
+end)
+G.rawset = cfunction(function(...)
+  local t, k, v = ...
+  local r, msg, arg = checked(select('#', ...), t, 3)
+  if not r then return FAIL, 4, msg, arg end
+  if r ~= t then return FAIL, 3, 'Attempt to modify a readonly table' end
+  rawset(t, k, v)
+  return t
+end)
 
 local env = protect(G)
 G._G = env
@@ -142,18 +137,43 @@ pub fn next_lrand48(state: &AtomicU64) -> u32 {
 /// Applies the sandbox to a fresh interpreter whose standard libraries (and `lib/`) are
 /// loaded; returns the environment scripts run in.
 pub fn apply(lua: &Lua) -> mlua::Result<Table> {
-    let draw = lua.create_function(|_, ()| {
+    let wrap = super::lib::Wrap::new(lua)?;
+    // Redis's `math_random` and `math_randomseed` (C functions, so their errors name the
+    // script's line even from a tail call): the number is drawn before the arguments are
+    // checked, as there.
+    let random = wrap.one(lua, "random", |_, args| {
         let max = i32::MAX as u32;
-        let value = next_lrand48(&RANDOM) % max;
-        Ok(f64::from(value) / f64::from(max))
+        let r = f64::from(next_lrand48(&RANDOM) % max) / f64::from(max);
+        let value = match args.len() {
+            0 => r,
+            1 => {
+                let u = args.check_integer(1)? as i32;
+                if u < 1 {
+                    return Err(LibError::arg(1, "interval is empty"));
+                }
+                (r * f64::from(u)).floor() + 1.0
+            }
+            2 => {
+                let l = args.check_integer(1)? as i32;
+                let u = args.check_integer(2)? as i32;
+                if l > u {
+                    return Err(LibError::arg(2, "interval is empty"));
+                }
+                (r * (f64::from(u) - f64::from(l) + 1.0)).floor() + f64::from(l)
+            }
+            _ => return Err(LibError::msg("wrong number of arguments")),
+        };
+        Ok(Value::Number(value))
     })?;
-    let reseed = lua.create_function(|_, n: f64| {
-        RANDOM.store(seed_state(n as i32), Ordering::Relaxed);
-        Ok(())
+    let randomseed = wrap.many(lua, "randomseed", |_, args| {
+        let seed = args.check_integer(1)? as i32;
+        RANDOM.store(seed_state(seed), Ordering::Relaxed);
+        Ok(Vec::new())
     })?;
     let to_table = lua.create_function(super::api::error_value_to_table)?;
+    let cfunction = lua.create_function(|lua, raw: Function| super::raw::library_function(lua, raw, super::raw::Results::All))?;
     let prelude: Function = lua.load(PRELUDE).set_name("=herald sandbox").into_function()?;
-    prelude.call((lua.globals(), draw, reseed, to_table))
+    prelude.call((lua.globals(), random, randomseed, to_table, super::lib::fail_marker(), cfunction))
 }
 
 #[cfg(test)]

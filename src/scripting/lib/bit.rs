@@ -124,10 +124,10 @@ mod tests {
 
     #[test]
     fn a_non_number_is_a_bad_argument() {
-        // A tail call loses the caller's frame, so no position prefix (see the module doc).
+        // A tail call keeps the caller's frame (the function is a C function, as in Redis).
         assert_eq!(
             run("return bit.tobit('x')").unwrap_err(),
-            "bad argument #1 to 'tobit' (number expected, got string)"
+            "user_script:1: bad argument #1 to 'tobit' (number expected, got string)"
         );
         assert_eq!(
             run("local r = bit.band(1, 2, {}) return r").unwrap_err(),

@@ -6,14 +6,14 @@
 //! # How errors are raised
 //! The C libraries raise Lua *string* errors: `luaL_error` prefixes the caller's position
 //! (`user_script:1: `), `luaL_argerror` words "bad argument #N to 'name' (...)" with the name
-//! the caller used (`?` under `pcall`), which the Rust side finds with `inspect_stack`. A Rust callback can only raise mlua's error userdata, which `pcall` would
-//! hand to the script as a userdata instead of a string. So each library function is a small
-//! Lua wrapper around its Rust implementation: the Rust side returns a private sentinel and the
-//! error parts ([`LibError`]), and the wrapper raises the string with `error(msg, 3)`, which
-//! gives exactly `luaL_error`'s position prefix (the caller's line, none under `pcall`).
-//! Known difference: when a script *tail-calls* a failing library function
-//! (`return cjson.decode(x)`), Lua 5.1 has dropped the caller's frame, so the message carries
-//! no `user_script:N: ` prefix where Redis's has one.
+//! the caller used (`?` under `pcall`), which the Rust side finds with `inspect_stack`. A Rust
+//! callback can only raise mlua's error userdata, which `pcall` would hand to the script as a
+//! userdata instead of a string. So each library function is a small C function
+//! ([`super::raw::library_function`]) around its Rust implementation: the Rust side returns a
+//! private sentinel and the error parts ([`LibError`]), and the C function raises the string
+//! with `luaL_where(L, 1)`'s prefix, exactly as `luaL_error` does. Being a C function, not a
+//! Lua one, a script's tail call (`return cjson.decode(x)`) keeps the script's frame, so the
+//! message and the reply's `script: ..., on @user_script:N.` name its line as Redis's do.
 
 pub mod bit;
 pub mod cjson;
@@ -70,54 +70,19 @@ impl LibError {
 pub type LibResult<T> = Result<T, LibError>;
 
 /// The sentinel a Rust implementation returns first to say "raise the error that follows".
-/// Scripts never see it: only the wrappers compare against it.
-fn fail_marker() -> Value {
-    Value::LightUserData(LightUserData(std::ptr::without_provenance_mut(1)))
+/// Scripts never see it: only [`super::raw::library_function`]'s C function compares against it.
+pub(crate) fn fail_marker() -> Value {
+    Value::LightUserData(LightUserData(std::ptr::without_provenance_mut(super::raw::LIBRARY_FAIL)))
 }
-
-/// The Lua side of the wrappers (see the module doc). `fail` runs at level 1, the wrapper at
-/// level 2, so `error(msg, 3)` names the wrapper's caller, as `luaL_error` names the C
-/// function's caller.
-const WRAPPERS: &str = r#"
-local FAIL, error, unpack = ...
-local function fail(kind, msg)
-  if kind == 3 then error(msg, 0) end
-  error(msg, 3)
-end
-local function one(raw)
-  return function(...)
-    local r, k, a, b = raw(...)
-    if r == FAIL then fail(k, a) end
-    return r
-  end
-end
-local function many(raw)
-  return function(...)
-    local r, k, a, b = raw(...)
-    if r == FAIL then fail(k, a) end
-    if k then return unpack(r, 1, k) end
-    return unpack(r)
-  end
-end
-return one, many
-"#;
 
 /// Builders of library functions for one Lua state.
-#[derive(Clone)]
-pub(crate) struct Wrap {
-    one: Function,
-    many: Function,
-}
+#[derive(Clone, Copy)]
+pub(crate) struct Wrap;
 
 impl Wrap {
-    /// Loads the wrapper factory into `lua`.
-    pub(crate) fn new(lua: &Lua) -> mlua::Result<Self> {
-        let globals = lua.globals();
-        let (one, many): (Function, Function) = lua
-            .load(WRAPPERS)
-            .set_name("=herald:lib")
-            .call((fail_marker(), globals.raw_get::<Value>("error")?, globals.raw_get::<Value>("unpack")?))?;
-        Ok(Wrap { one, many })
+    /// The builders for `lua`.
+    pub(crate) fn new(_lua: &Lua) -> mlua::Result<Self> {
+        Ok(Wrap)
     }
 
     /// A library function returning exactly one value; `name` is used in "bad argument"
@@ -133,7 +98,7 @@ impl Wrap {
                 Err(e) => failure(lua, e, &name),
             }
         })?;
-        self.one.call(raw)
+        super::raw::library_function(lua, raw, super::raw::Results::One)
     }
 
     /// A library function returning any number of values.
@@ -145,8 +110,8 @@ impl Wrap {
         let raw = lua.create_function(move |lua, args: MultiValue| {
             match f(lua, Args::new(lua, args)) {
                 Ok(vs) => {
-                    // A table and its length rather than many stack values: Lua's `unpack`
-                    // then returns as many values as a C function could (nearly 8000).
+                    // A table and its length rather than many stack values: the C function
+                    // then returns as many values as Lua's stack takes (as `unpack` does).
                     let n = vs.len();
                     let has_nil = vs.iter().any(|v| matches!(v, Value::Nil));
                     let t = lua.create_table_with_capacity(n, 0)?;
@@ -159,7 +124,7 @@ impl Wrap {
                 Err(e) => failure(lua, e, &name),
             }
         })?;
-        self.many.call(raw)
+        super::raw::library_function(lua, raw, super::raw::Results::Table)
     }
 }
 
@@ -175,7 +140,7 @@ fn failure(lua: &Lua, e: LibError, canon: &str) -> mlua::Result<MultiValue> {
 }
 
 /// `luaL_argerror`'s text, with the function named as the caller named it: level 1 is the
-/// Lua wrapper, level 2 its caller. A wrapper called through `pcall` (a C caller) is `?`;
+/// C function around the Rust side, level 2 its caller. A wrapper called through `pcall` (a C caller) is `?`;
 /// one reached by a tail call has lost its name, and the library's own name stands in (Redis
 /// names it from the calling instruction).
 fn arg_error_text(lua: &Lua, narg: i64, extra: &[u8], canon: &str) -> Vec<u8> {
