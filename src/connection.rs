@@ -314,7 +314,7 @@ impl Connection {
                 }
                 return self.finish_batch(last);
             };
-            let persisted_before = crate::persist::seq(&keyspace);
+            let persisted_before = crate::persist::begin(&mut keyspace);
             // Messages queued before this batch go out before its replies.
             self.client.handle.outbox.take(&mut self.output);
             while let Some(args) = self.pending.pop_front() {

@@ -239,3 +239,59 @@ fn everysec_and_no_report_writes_before_any_fsync() {
         assert_eq!(ids(&ks, b"s"), vec![1, 2]);
     }
 }
+
+/// The length of the only segment file.
+fn segment_len(storage: &FaultStorage) -> usize {
+    storage.read(&only_segment(storage)).unwrap().len()
+}
+
+#[test]
+fn a_batch_writes_its_records_at_its_end_and_always_acks_only_once_they_are_synced() {
+    let storage = FaultStorage::new();
+    let (ks, _) = open(&storage, FsyncPolicy::Always);
+    xadd(&ks, b"s", 1).unwrap().wait_blocking().unwrap();
+    let (ticket, buffered_len, before) = {
+        let mut guard = ks.lock();
+        let before = segment_len(&storage);
+        let since = persist::begin(&mut guard);
+        let now = guard.now_ms();
+        for ms in 2..=4 {
+            if let Some(Value::Stream(s)) = guard.db(0).get_value(b"s", now) {
+                s.add(AddId::Explicit(StreamId::new(ms, 0)), &fields(ms), now).unwrap();
+            }
+            persist::record(&mut guard, 0, b"s", |_| vec![hooks::entry_added(StreamId::new(ms, 0), &fields(ms))]);
+        }
+        let buffered_len = segment_len(&storage);
+        (persist::ticket(&mut guard, since).unwrap(), buffered_len, before)
+    };
+    assert_eq!(buffered_len, before, "records wait in the batch's buffer until its end");
+    assert!(segment_len(&storage) > before, "the batch's end wrote them");
+    ticket.wait_blocking().unwrap();
+    // Acknowledged: a crash that keeps only synced bytes keeps all of them.
+    storage.crash(0);
+    drop(ks);
+    let (ks, report) = open(&storage, FsyncPolicy::Always);
+    assert_eq!(ids(&ks, b"s"), vec![1, 2, 3, 4]);
+    assert_eq!(report.torn_records_truncated, 0);
+    persist::stop(&ks);
+}
+
+#[test]
+fn everysec_syncs_written_records_in_the_background() {
+    let storage = FaultStorage::new();
+    let (ks, _) = open(&storage, FsyncPolicy::Everysec);
+    xadd(&ks, b"s", 1).unwrap().wait_blocking().unwrap();
+    xadd(&ks, b"s", 2).unwrap().wait_blocking().unwrap();
+    // Nothing wakes the fsync thread: its clock does, about a second later.
+    let mut polls = 0;
+    while storage.syncs() == 0 && polls < 100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        polls += 1;
+    }
+    assert!(storage.syncs() > 0, "the fsync thread synced within five seconds");
+    storage.crash(0);
+    drop(ks);
+    let (ks, _) = open(&storage, FsyncPolicy::Everysec);
+    assert_eq!(ids(&ks, b"s"), vec![1, 2]);
+    persist::stop(&ks);
+}

@@ -4,6 +4,10 @@
 //! per file, how many bytes were synced: [`FaultStorage::crash`] throws away what was not
 //! (optionally keeping a torn prefix of it), [`FaultStorage::flip_byte`] corrupts a byte, and
 //! [`FaultStorage::fail_syncs`] makes `sync` fail, all without a real crash.
+//!
+//! A file is appended to by one owner (the journal, under the keyspace lock) and synced by
+//! another (the fsync thread) through a [`FileSync`] handle ([`AppendFile::syncer`]), so an
+//! fsync never waits for, nor blocks, the appends that go on meanwhile.
 
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,10 +25,20 @@ pub trait AppendFile: Send + Debug {
     fn sync(&mut self) -> io::Result<()>;
     /// The file's length in bytes, appended data included.
     fn len(&self) -> u64;
+    /// A handle that syncs this file from another thread while appends go on: a sync
+    /// through it makes durable at least everything appended before the sync started.
+    fn syncer(&self) -> io::Result<Arc<dyn FileSync>>;
     /// Whether the file is empty.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Syncs one file from another thread than the one appending to it (see
+/// [`AppendFile::syncer`]).
+pub trait FileSync: Send + Sync + Debug {
+    /// Makes everything appended to the file so far durable (fdatasync).
+    fn sync(&self) -> io::Result<()>;
 }
 
 /// The file operations the segment store needs.
@@ -74,6 +88,22 @@ impl AppendFile for FsFile {
 
     fn len(&self) -> u64 {
         self.len
+    }
+
+    fn syncer(&self) -> io::Result<Arc<dyn FileSync>> {
+        // A duplicate descriptor of the same open file: fdatasync on it covers every write
+        // made through the original.
+        Ok(Arc::new(FsSync(self.file.try_clone()?)))
+    }
+}
+
+/// [`FileSync`] of a real file: its own descriptor of it.
+#[derive(Debug)]
+struct FsSync(File);
+
+impl FileSync for FsSync {
+    fn sync(&self) -> io::Result<()> {
+        self.0.sync_data()
     }
 }
 
@@ -174,19 +204,41 @@ impl AppendFile for MemAppend {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        let mut state = self.state.lock();
-        if state.fail_syncs {
-            return Err(io::Error::other("injected fsync failure"));
-        }
-        state.syncs += 1;
-        if let Some(file) = state.files.get_mut(&self.path) {
-            file.synced = file.data.len();
-        }
-        Ok(())
+        mem_sync(&self.state, &self.path)
     }
 
     fn len(&self) -> u64 {
         self.state.lock().files.get(&self.path).map_or(0, |f| f.data.len() as u64)
+    }
+
+    fn syncer(&self) -> io::Result<Arc<dyn FileSync>> {
+        Ok(Arc::new(MemSync { state: self.state.clone(), path: self.path.clone() }))
+    }
+}
+
+/// Syncs an in-memory file: everything appended so far becomes what a crash keeps.
+fn mem_sync(state: &Mutex<MemState>, path: &Path) -> io::Result<()> {
+    let mut state = state.lock();
+    if state.fail_syncs {
+        return Err(io::Error::other("injected fsync failure"));
+    }
+    state.syncs += 1;
+    if let Some(file) = state.files.get_mut(path) {
+        file.synced = file.data.len();
+    }
+    Ok(())
+}
+
+/// [`FileSync`] of an in-memory file.
+#[derive(Debug)]
+struct MemSync {
+    state: Arc<Mutex<MemState>>,
+    path: PathBuf,
+}
+
+impl FileSync for MemSync {
+    fn sync(&self) -> io::Result<()> {
+        mem_sync(&self.state, &self.path)
     }
 }
 

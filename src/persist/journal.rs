@@ -1,15 +1,34 @@
-//! The journal: which streams are durable and where their records go. It lives in the
-//! keyspace ([`crate::keyspace::Keyspace::persist`]) and runs under the keyspace lock, so
-//! records are encoded and numbered in exactly the order the commands ran. It never touches a
-//! file: it queues [`Op`]s for the writer thread.
+//! The journal: which streams are durable, and their segment files. It lives in the keyspace
+//! ([`crate::keyspace::Keyspace::persist`]) and runs under the keyspace lock, so records are
+//! encoded, numbered and written in exactly the order the commands ran.
+//!
+//! # Writing in the batch, syncing on the fsync thread
+//! A command's records are encoded straight into the stream's segment buffer
+//! ([`SegmentWriter::buffer`]). During a connection batch ([`Journal::begin`]) they stay there
+//! and the batch's end ([`Journal::flush`], from [`super::ticket`]) writes each touched stream's
+//! buffer with one `write`, still under the keyspace lock; outside a batch (the expiry cycle,
+//! the WebSocket gateway) every command's records are written at once. The journal then hands
+//! the dirty files to the fsync thread ([`super::writer`]), which syncs them without the lock.
+//! Rolls happen here too (the sealed segment is synced before the next one gets records, so
+//! recovery never sees a gap); removing a deleted stream's folder and deleting emptied
+//! segments are left to the fsync thread.
+//!
+//! Why write under the lock rather than hand the bytes to a writer thread (as this module
+//! did until 2026-11-23) or write them from a per-connection buffer after the lock is
+//! released: the server runs on one pinned core, so a writer thread competed with the request
+//! path for it and every batch paid a futex wake and two context switches for it (perf: 24% of
+//! the samples in the writer thread, 5% waking it); writing after the lock would need a
+//! second, ordered hand-off to keep each file in keyspace order, for a lock that nothing else
+//! on the same core could have taken meanwhile. Measured numbers are in BENCHMARKS.md
+//! ("Durable XADD written in the batch").
 
-use super::format::{encode_header, Record, SegmentHeader};
+use super::format::Record;
 use super::hooks;
 use super::recovery::{RecoveredStream, RecoveryReport};
+use super::io::Storage;
+use super::segment::{stream_dir, SegmentWriter, STREAMS_DIR};
 use super::writer::{Op, WriterShared};
 use super::DurablePolicy;
-use super::io::Storage;
-use super::segment::stream_dir;
 use super::tier::{SegmentColdStore, TierSettings};
 use crate::keyspace::stream::{ColdTier, Stream, StreamId};
 use bytes::Bytes;
@@ -57,8 +76,18 @@ pub struct Journal {
     pub(super) segment_size: u64,
     streams: Vec<HashMap<Bytes, Durable>>,
     next_handle: u64,
-    /// The sequence number of the last operation queued.
+    /// The sequence number of the last record logged.
     pub(super) seq: u64,
+    /// Where segment files are created.
+    storage: Arc<dyn Storage>,
+    /// The data directory.
+    root: PathBuf,
+    /// The active segment of every durable stream, by handle.
+    files: HashMap<u64, SegmentWriter>,
+    /// Handles whose segment buffer holds records not written yet.
+    dirty: Vec<u64>,
+    /// Whether a connection batch is running: records wait in the buffers for its end.
+    batch: bool,
     /// What the last recovery found.
     pub(super) last_recovery: RecoveryReport,
     /// Where durable streams' cold stores read from; `None`: every stream stays resident.
@@ -66,9 +95,78 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub(super) fn new(writer: Arc<WriterShared>, thread: JoinHandle<()>, policy: DurablePolicy, segment_size: u64, report: RecoveryReport) -> Journal {
+    /// A journal over `root` that continues the recovered streams' active segments (`files`).
+    pub(super) fn new(writer: Arc<WriterShared>, thread: JoinHandle<()>, settings: super::Settings, report: RecoveryReport, storage: Arc<dyn Storage>, root: PathBuf, files: HashMap<u64, SegmentWriter>) -> Journal {
         let next_handle = report.max_handle + 1;
-        Journal { writer, thread: Some(thread), policy, segment_size, streams: Vec::new(), next_handle, seq: 0, last_recovery: report, tiering: None }
+        Journal {
+            writer,
+            thread: Some(thread),
+            policy: settings.policy,
+            segment_size: settings.segment_size,
+            streams: Vec::new(),
+            next_handle,
+            seq: 0,
+            storage,
+            root,
+            files,
+            dirty: Vec::new(),
+            batch: false,
+            last_recovery: report,
+            tiering: None,
+        }
+    }
+
+    /// A connection batch starts: records wait in the segment buffers until [`Journal::flush`].
+    pub(super) fn begin(&mut self) {
+        self.batch = true;
+    }
+
+    /// Writes every buffered record (one `write` per stream), reports them written to the
+    /// fsync thread, and ends the batch if one was running. A failed write is reported and
+    /// makes every later wait for durability fail.
+    pub(super) fn flush(&mut self) {
+        self.batch = false;
+        if !self.dirty.is_empty() {
+            self.write_out(None);
+        }
+    }
+
+    /// Writes the buffered records and hands the fsync thread the dirty files and `op`.
+    fn write_out(&mut self, op: Option<Op>) {
+        let mut written = 0;
+        for handle in &self.dirty {
+            if let Some(file) = self.files.get_mut(handle) {
+                match file.flush() {
+                    Ok(n) => written += n,
+                    Err(e) => self.writer.fail(&format!("segment write failed: {e}")),
+                }
+            }
+        }
+        self.writer.stats.bytes_on_disk.fetch_add(written, std::sync::atomic::Ordering::Relaxed);
+        let files = &self.files;
+        self.writer.wrote(self.seq, self.dirty.iter().filter_map(|h| files.get(h).map(|f| (*h, f.syncer()))), op);
+        self.dirty.clear();
+    }
+
+    /// Queues an operation for the fsync thread, after writing what is buffered (so the
+    /// thread never sees an operation before the records logged ahead of it). A running
+    /// batch goes on.
+    fn push_op(&mut self, op: Op) {
+        self.write_out(Some(op));
+    }
+
+    /// Notes that `handle`'s buffer has records to write.
+    fn mark(&mut self, handle: u64) {
+        if !self.dirty.contains(&handle) {
+            self.dirty.push(handle);
+        }
+    }
+
+    /// Outside a batch, writes what the command logged now.
+    fn flush_unless_batch(&mut self) {
+        if !self.batch {
+            self.flush();
+        }
     }
 
     /// Registers a recovered stream (its files are already there).
@@ -138,63 +236,86 @@ impl Journal {
         self.streams.iter().map(HashMap::len).sum()
     }
 
-    fn queue(&mut self, ops: Vec<Op>) {
-        let first = self.seq + 1;
-        self.seq += ops.len() as u64;
-        self.writer.push(ops.into_iter().zip(first..).map(|(op, seq)| (seq, op)));
-    }
-
     /// Logs a command's records for durable stream `key`; rolls the segment when it is full
     /// (the new one starts with a state snapshot) and drops sealed segments a trim emptied.
     pub fn log(&mut self, db: usize, key: &[u8], stream: &Stream, records: &[Record]) {
         let segment_size = self.segment_size;
         let Some(d) = self.streams.get_mut(db).and_then(|m| m.get_mut(key)) else { return };
-        let mut bytes = Vec::new();
+        let handle = d.handle;
+        self.seq += 1;
+        let Some(file) = self.files.get_mut(&handle) else { return };
+        let buffer = file.buffer();
+        let before = buffer.len();
         let mut min_kept = None;
         for record in records {
-            record.encode_into(&mut bytes);
+            record.encode_into(buffer);
             if let Record::Trimmed { min_kept: m } = record {
                 min_kept = Some(*m);
             }
         }
-        let handle = d.handle;
+        d.active_bytes += (buffer.len() - before) as u64;
+        if !self.dirty.contains(&handle) {
+            self.dirty.push(handle);
+        }
         let cold = d.cold.clone();
-        d.active_bytes += bytes.len() as u64;
-        let mut ops = vec![Op::Append { handle, bytes }];
+        let mut drop_below = None;
         if let Some(min_kept) = min_kept {
-            let mut below = None;
             while let Some((index, last)) = d.sealed.front().copied() {
                 if last.is_some_and(|l| l >= min_kept) {
                     break;
                 }
                 d.sealed.pop_front();
-                below = Some(index + 1);
-            }
-            if let Some(below) = below {
-                ops.push(Op::DropSegments { handle, below });
+                drop_below = Some(index + 1);
             }
         }
-        if d.active_bytes >= segment_size {
+        let roll = d.active_bytes >= segment_size;
+        if roll {
             d.sealed.push_back((d.active_index, last_entry_before(stream)));
             d.sealed_bytes.insert(d.active_index, d.active_bytes);
             d.rolled = true;
             d.active_index += 1;
-            let header = encode_header(&SegmentHeader { db: u32::try_from(db).unwrap_or(u32::MAX), index: d.active_index, key: Bytes::copy_from_slice(key) });
-            let mut snapshot = Vec::new();
-            for record in hooks::state_snapshot(stream) {
-                record.encode_into(&mut snapshot);
-            }
-            if d.expires_at.is_some() {
-                Record::Expiry { deadline_ms: d.expires_at }.encode_into(&mut snapshot);
-            }
-            d.active_bytes = (header.len() + snapshot.len()) as u64;
-            ops.push(Op::Roll { handle });
-            ops.push(Op::Append { handle, bytes: snapshot });
         }
-        self.queue(ops);
+        let expires_at = d.expires_at;
+        if let Some(below) = drop_below {
+                self.push_op(Op::DropSegments { dir: stream_dir(&self.root, handle), below });
+        }
+        if roll {
+            self.roll(db, key, handle, stream, expires_at);
+        }
+        self.flush_unless_batch();
         if let Some(cold) = cold {
             cold.note_queued(self.seq, stream.last_id());
         }
+    }
+
+    /// Seals `handle`'s active segment (written and synced) and starts the next one with a
+    /// snapshot of the stream's state.
+    fn roll(&mut self, db: usize, key: &[u8], handle: u64, stream: &Stream, expires_at: Option<u64>) {
+        let stats = &self.writer.stats;
+        let Some(file) = self.files.get_mut(&handle) else { return };
+        let result = file.flush().and_then(|n| {
+            stats.bytes_on_disk.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            file.roll()
+        });
+        if let Err(e) = result {
+            self.writer.fail(&format!("segment roll failed: {e}"));
+            return;
+        }
+        stats.bytes_on_disk.fetch_add(file.len(), std::sync::atomic::Ordering::Relaxed);
+        stats.segments.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let header_len = file.len();
+        let buffer = file.buffer();
+        for record in hooks::state_snapshot(stream) {
+            record.encode_into(buffer);
+        }
+        if expires_at.is_some() {
+            Record::Expiry { deadline_ms: expires_at }.encode_into(buffer);
+        }
+        let active_bytes = header_len + buffer.len() as u64;
+        if let Some(d) = self.streams.get_mut(db).and_then(|m| m.get_mut(key)) {
+            d.active_bytes = active_bytes;
+        }
+        self.mark(handle);
     }
 
     /// The cold tier to attach to durable stream `key` (created on first use), or `None` if
@@ -236,24 +357,46 @@ impl Journal {
     pub fn make_durable(&mut self, db: usize, key: &[u8], stream: &Stream, expires_at: Option<u64>) {
         let handle = self.next_handle;
         self.next_handle += 1;
+        self.seq += 1;
         let key = Bytes::copy_from_slice(key);
-        let mut bytes = Vec::new();
-        for record in hooks::full_snapshot(db, &key, stream) {
-            record.encode_into(&mut bytes);
+        let db32 = u32::try_from(db).unwrap_or(u32::MAX);
+        let mut active_bytes = 0;
+        match SegmentWriter::create(self.storage.clone(), stream_dir(&self.root, handle), db32, key.clone(), 0) {
+            Ok(mut file) => {
+                let stats = &self.writer.stats;
+                stats.bytes_on_disk.fetch_add(file.len(), std::sync::atomic::Ordering::Relaxed);
+                stats.segments.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let buffer = file.buffer();
+                for record in hooks::full_snapshot(db, &key, stream) {
+                    record.encode_into(buffer);
+                }
+                if expires_at.is_some() {
+                    Record::Expiry { deadline_ms: expires_at }.encode_into(buffer);
+                }
+                let buffered = buffer.len() as u64;
+                active_bytes = file.len() + buffered;
+                self.files.insert(handle, file);
+                self.mark(handle);
+            }
+            Err(e) => self.writer.fail(&format!("cannot create the segment of '{}': {e}", String::from_utf8_lossy(&key))),
         }
-        if expires_at.is_some() {
-            Record::Expiry { deadline_ms: expires_at }.encode_into(&mut bytes);
-        }
-        let header_len = encode_header(&SegmentHeader { db: u32::try_from(db).unwrap_or(u32::MAX), index: 0, key: key.clone() }).len();
-        let durable = Durable { handle, active_index: 0, active_bytes: (header_len + bytes.len()) as u64, sealed: VecDeque::new(), cold: None, sealed_bytes: HashMap::new(), rolled: false, expires_at };
-        self.slot(db).insert(key.clone(), durable);
-        self.queue(vec![Op::Create { handle, db: u32::try_from(db).unwrap_or(u32::MAX), key }, Op::Append { handle, bytes }]);
+        let durable = Durable { handle, active_index: 0, active_bytes, sealed: VecDeque::new(), cold: None, sealed_bytes: HashMap::new(), rolled: false, expires_at };
+        self.slot(db).insert(key, durable);
+        // The new folder's name must survive a crash too.
+        self.push_op(Op::SyncDir { path: self.root.join(STREAMS_DIR) });
     }
 
     /// Records that durable stream `key` was deleted, and removes its files.
     pub fn drop_stream(&mut self, db: usize, key: &[u8]) {
         let Some(d) = self.streams.get_mut(db).and_then(|m| m.remove(key)) else { return };
-        self.queue(vec![Op::Append { handle: d.handle, bytes: Record::StreamDeleted.encode() }, Op::Remove { handle: d.handle }]);
+        self.seq += 1;
+        let Some(file) = self.files.get_mut(&d.handle) else { return };
+        Record::StreamDeleted.encode_into(file.buffer());
+        let active = file.syncer().clone();
+        self.mark(d.handle);
+        // The "deleted" record is written before the folder's removal is queued.
+        self.push_op(Op::Remove { dir: stream_dir(&self.root, d.handle), active });
+        self.files.remove(&d.handle);
     }
 
     /// Drops every durable stream of `db` (FLUSHDB, FLUSHALL).

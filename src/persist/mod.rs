@@ -12,11 +12,15 @@
 //!    databases note every stream value removed or inserted ([`crate::keyspace::StreamChange`])
 //!    and [`collect`] turns those into "stream deleted" records and snapshots after each
 //!    command.
-//! 2. The [`journal::Journal`] (in the keyspace, under its lock) encodes the records, numbers
-//!    them and queues them for the [`writer`] thread.
-//! 3. After the batch, the connection takes a [`Ticket`] ([`ticket`]), releases the keyspace
-//!    lock, and waits on it before writing its replies: until the records are synced
-//!    (`always`) or written (`everysec`, `no`). One fsync covers every batch queued meanwhile.
+//! 2. The [`journal::Journal`] (in the keyspace, under its lock) numbers the records and
+//!    encodes them straight into the stream's segment buffer. A connection batch starts with
+//!    [`begin`]; at its end [`ticket`] writes every touched stream's buffer into its segment
+//!    file (one `write` per stream per batch) and hands the dirty files to the fsync thread
+//!    ([`writer`]). Outside a batch (expiry, the WebSocket gateway) records are written at once.
+//! 3. The connection releases the keyspace lock and waits on its [`Ticket`] before writing its
+//!    replies: under `always` until the fsync thread synced the batch's records (one fsync
+//!    covers every batch written meanwhile); under `everysec` and `no` not at all, the records
+//!    are already written and the thread syncs them once a second (or never).
 //!
 //! Which streams are durable: those whose key matches `durable-streams` when they are created
 //! (or renamed, restored, moved onto a matching key). A policy change applies to streams
@@ -32,7 +36,8 @@
 //!   stream's evicted history from its segments.
 //! - [`retention`]: age- and size-based retention by whole sealed segments.
 //! - [`hooks`]: records built from a command's outcome. [`journal`]: which streams are durable,
-//!   rolls, snapshots. [`writer`]: the thread that writes and syncs (group commit).
+//!   writes, rolls, snapshots. [`writer`]: the fsync thread (group commit) and the file
+//!   operations it does off the request path.
 //! - [`recovery`]: [`recovery::apply`] (one record onto a stream) and [`recovery::recover`].
 
 pub mod format;
@@ -209,10 +214,13 @@ pub fn prepare(settings: Settings, storage: Arc<dyn Storage>, root: PathBuf, tie
     let (recovered, report) = recovery::recover_tiered(storage.as_ref(), &root, factory_ref)?;
     shared.stats.bytes_on_disk.store(report.bytes, Ordering::Relaxed);
     shared.stats.segments.store(report.segments, Ordering::Relaxed);
-    let reopened = recovered.iter().map(|r| (r.handle, r.active.0.clone())).collect();
-    let writer = writer::Writer::new(shared.clone(), storage.clone(), root.clone(), reopened)?;
-    let thread = std::thread::Builder::new().name("herald-persist".into()).spawn(move || writer.run())?;
-    let mut journal = journal::Journal::new(shared, thread, settings.policy, settings.segment_size, report.clone());
+    let mut files = std::collections::HashMap::new();
+    for r in &recovered {
+        files.insert(r.handle, SegmentWriter::reopen(storage.clone(), segment::stream_dir(&root, r.handle), &r.active.0)?);
+    }
+    let writer = writer::Writer::new(shared.clone(), storage.clone());
+    let thread = std::thread::Builder::new().name("herald-fsync".into()).spawn(move || writer.run())?;
+    let mut journal = journal::Journal::new(shared, thread, settings, report.clone(), storage.clone(), root.clone(), files);
     journal.tiering = tiering.map(|settings| journal::Tiering { storage, root: root.clone(), settings });
     info!(
         "durable streams: recovered {} streams ({} entries, {} records, {} segments, {} bytes) from {} in {:.3}s; {} torn records truncated",
@@ -333,12 +341,15 @@ pub fn configure(keyspace: &mut Keyspace, config: &crate::Config) -> Result<(), 
     }
 }
 
-/// Stops durability: every queued record is written and synced, the writer thread exits.
-/// Takes the keyspace lock only briefly; waits for the writer without it.
+/// Stops durability: every record is written and synced, the fsync thread exits. Takes the
+/// keyspace lock only briefly; waits for the fsync thread without it.
 pub fn stop(keyspace: &parking_lot::Mutex<Keyspace>) {
     let journal = {
         let mut ks = keyspace.lock();
         collect(&mut ks);
+        if let Some(journal) = ks.persist.as_mut() {
+            journal.flush();
+        }
         for (_, db) in ks.dbs_mut() {
             db.track_streams(false);
         }
@@ -456,17 +467,27 @@ pub fn collect(keyspace: &mut Keyspace) -> Vec<(usize, Bytes)> {
     snapshotted
 }
 
-/// The sequence number of the last queued operation (0 when durability is off): take it when
-/// a batch starts, pass it to [`ticket`] when it ends.
+/// The sequence number of the last record logged (0 when durability is off).
 pub fn seq(keyspace: &Keyspace) -> u64 {
     keyspace.persist.as_ref().map_or(0, |j| j.seq)
 }
 
-/// What a batch that started at sequence `since` must wait for before replying, if it logged
-/// anything. Call under the keyspace lock; wait after releasing it.
+/// A connection batch starts: records logged until [`ticket`] are written together at its
+/// end. Returns the sequence number to pass to [`ticket`] (see [`seq`]).
+pub fn begin(keyspace: &mut Keyspace) -> u64 {
+    keyspace.persist.as_mut().map_or(0, |j| {
+        j.begin();
+        j.seq
+    })
+}
+
+/// Ends a batch that started at sequence `since` ([`begin`] or [`seq`]): writes what it
+/// logged and returns what it must wait for before replying, if it logged anything. Call
+/// under the keyspace lock; wait after releasing it.
 pub fn ticket(keyspace: &mut Keyspace, since: u64) -> Option<Ticket> {
     collect(keyspace);
-    let journal = keyspace.persist.as_ref()?;
+    let journal = keyspace.persist.as_mut()?;
+    journal.flush();
     (journal.seq > since).then(|| Ticket { seq: journal.seq, writer: journal.writer.clone() })
 }
 

@@ -16,7 +16,7 @@
 //! [`read_segment_entries`]); [`read_segment`] gives every record of one file.
 
 use super::format::{decode_header, decode_record, encode_header, DecodeError, Record, SegmentHeader};
-use super::io::{AppendFile, Storage};
+use super::io::{AppendFile, FileSync, Storage};
 use crate::keyspace::stream::{StreamEntry, StreamId};
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -112,6 +112,11 @@ pub fn parse_segment_with(data: &[u8], mut each: impl FnMut(u64, Record)) -> Res
 }
 
 /// Appends to a stream's active segment and rolls to a new one.
+///
+/// Records can be appended at once ([`SegmentWriter::append`]) or gathered in the writer's
+/// buffer ([`SegmentWriter::buffer`]) and written in one `write` by [`SegmentWriter::flush`]
+/// (the journal gathers a connection batch's records this way). [`SegmentWriter::syncer`]
+/// syncs the active file from another thread.
 #[derive(Debug)]
 pub struct SegmentWriter {
     storage: Arc<dyn Storage>,
@@ -120,7 +125,11 @@ pub struct SegmentWriter {
     key: Bytes,
     index: u64,
     file: Box<dyn AppendFile>,
-    /// Whether bytes were appended since the last sync.
+    /// Syncs `file` from the fsync thread.
+    syncer: Arc<dyn FileSync>,
+    /// Framed records not written yet.
+    buffer: Vec<u8>,
+    /// Whether bytes were appended since the last sync through this writer.
     dirty: bool,
 }
 
@@ -130,19 +139,45 @@ impl SegmentWriter {
         storage.create_dir_all(&dir)?;
         let mut file = storage.open_append(&segment_path(&dir, index))?;
         file.append(&encode_header(&SegmentHeader { db, index, key: key.clone() }))?;
-        Ok(SegmentWriter { storage, dir, db, key, index, file, dirty: true })
+        let syncer = file.syncer()?;
+        Ok(SegmentWriter { storage, dir, db, key, index, file, syncer, buffer: Vec::new(), dirty: true })
     }
 
     /// Continues appending to an existing segment (after recovery checked and cut it).
     pub fn reopen(storage: Arc<dyn Storage>, dir: PathBuf, header: &SegmentHeader) -> io::Result<SegmentWriter> {
         let file = storage.open_append(&segment_path(&dir, header.index))?;
-        Ok(SegmentWriter { storage, dir, db: header.db, key: header.key.clone(), index: header.index, file, dirty: false })
+        let syncer = file.syncer()?;
+        Ok(SegmentWriter { storage, dir, db: header.db, key: header.key.clone(), index: header.index, file, syncer, buffer: Vec::new(), dirty: false })
     }
 
     /// Appends framed records.
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.dirty = true;
         self.file.append(bytes)
+    }
+
+    /// The buffer of framed records that [`SegmentWriter::flush`] writes next.
+    pub fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buffer
+    }
+
+    /// Writes the buffered records in one append; returns how many bytes it wrote. The
+    /// buffer is emptied (and keeps its capacity) even if the write fails.
+    pub fn flush(&mut self) -> io::Result<u64> {
+        if self.buffer.is_empty() {
+            return Ok(0);
+        }
+        self.dirty = true;
+        let written = self.buffer.len() as u64;
+        let result = self.file.append(&self.buffer);
+        self.buffer.clear();
+        result.map(|()| written)
+    }
+
+    /// Syncs the active segment from another thread (see [`AppendFile::syncer`]); changes
+    /// when the segment rolls.
+    pub fn syncer(&self) -> &Arc<dyn FileSync> {
+        &self.syncer
     }
 
     /// Makes everything appended durable; a no-op when nothing was appended since.
@@ -159,12 +194,14 @@ impl SegmentWriter {
         self.dirty
     }
 
-    /// Seals the active segment (synced) and starts the next one.
+    /// Writes what is buffered, seals the active segment (synced) and starts the next one.
     pub fn roll(&mut self) -> io::Result<()> {
+        self.flush()?;
         self.sync()?;
         let next = self.index + 1;
         let mut file = self.storage.open_append(&segment_path(&self.dir, next))?;
         file.append(&encode_header(&SegmentHeader { db: self.db, index: next, key: self.key.clone() }))?;
+        self.syncer = file.syncer()?;
         self.file = file;
         self.index = next;
         self.dirty = true;

@@ -1,18 +1,24 @@
-//! The writer thread: applies queued file operations in order, and syncs them according to
-//! the sync policy, batching concurrent writers into one fsync (group commit).
+//! The fsync thread: syncs what the journal wrote, according to the sync policy, and does the
+//! rare file operations that need not block a command (removing a deleted stream's folder,
+//! deleting segments a trim emptied, syncing a directory).
 //!
-//! Connections never touch files. Under the keyspace lock a command's records are encoded and
-//! queued with a sequence number ([`WriterShared::push`], a short mutex); after the batch the
-//! connection releases the keyspace lock and only then waits ([`Ticket::wait`]) for the
-//! writer to report that sequence number written (`everysec`, `no`) or synced (`always`).
-//! While the writer fsyncs, more operations queue up; it takes them all at once next time, so
-//! one fsync covers every connection that wrote meanwhile.
+//! Records never pass through this thread: the journal writes them into the segment files
+//! itself, under the keyspace lock, one `write` per stream per connection batch (see
+//! [`super::journal`]). It then tells this thread which files are dirty and up to which
+//! sequence number ([`WriterShared::wrote`]); the thread syncs those files through their
+//! [`FileSync`] handles, without the keyspace lock, and publishes the sequence number synced.
+//!
+//! - `always`: the batch's [`Ticket`] waits for its sequence number to be synced before the
+//!   replies go out. The thread syncs as soon as anything is dirty; batches that write while
+//!   it syncs are all covered by its next round (group commit: one fsync per file per round).
+//! - `everysec`: the thread syncs the dirty files once a second; replies never wait, and the
+//!   request path never wakes this thread.
+//! - `no`: never synced until the journal stops.
 
-use super::format::SegmentHeader;
+use super::io::FileSync;
+use super::segment::list_segments;
 use super::io::Storage;
-use super::segment::{list_segments, stream_dir, SegmentWriter, STREAMS_DIR};
 use super::FsyncPolicy;
-use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,59 +28,52 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tracing::{error, warn};
 
-/// One file operation, in the order the keyspace produced it.
+/// A file operation for the fsync thread, in the order the keyspace produced it.
 #[derive(Debug)]
 pub enum Op {
-    /// Starts stream `handle`'s folder and its segment 0.
-    Create {
-        /// The stream's handle.
-        handle: u64,
-        /// Database index.
-        db: u32,
-        /// Key.
-        key: Bytes,
+    /// Makes a directory's entries (a new stream folder or segment) durable.
+    SyncDir {
+        /// The directory.
+        path: PathBuf,
     },
-    /// Appends framed records to the stream's active segment.
-    Append {
-        /// The stream's handle.
-        handle: u64,
-        /// Framed records.
-        bytes: Vec<u8>,
-    },
-    /// Seals the active segment and starts the next.
-    Roll {
-        /// The stream's handle.
-        handle: u64,
-    },
-    /// Deletes the stream's sealed segments with an index below `below`.
+    /// Deletes the sealed segments in `dir` with an index below `below`.
     DropSegments {
-        /// The stream's handle.
-        handle: u64,
+        /// The stream's folder.
+        dir: PathBuf,
         /// The first index kept.
         below: u64,
     },
-    /// Syncs the stream (whose last record says it was deleted) and removes its folder,
-    /// oldest segment first, so a crash halfway leaves a log that still ends in "deleted".
+    /// Syncs the stream's active segment (whose last record says it was deleted) and removes
+    /// its folder, oldest segment first, so a crash halfway leaves a log that still ends in
+    /// "deleted".
     Remove {
-        /// The stream's handle.
-        handle: u64,
+        /// The stream's folder.
+        dir: PathBuf,
+        /// Syncs its active segment.
+        active: Arc<dyn FileSync>,
     },
 }
 
-/// How far the writer got.
+/// How far the journal and the fsync thread got.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
-    /// Every operation up to this sequence number was handed to the OS.
+    /// Every record up to this sequence number was handed to the OS.
     pub written: u64,
-    /// Every operation up to this sequence number is on disk (fsynced).
+    /// Every record and operation up to this sequence number is done: synced under
+    /// `always` and `everysec`, handed to the OS under `no`.
     pub synced: u64,
     /// An I/O error happened: nothing after it can be promised durable.
     pub failed: bool,
 }
 
-#[derive(Debug, Default)]
+/// What the journal handed over and the fsync thread has not taken yet.
+#[derive(Default)]
 struct Queue {
-    ops: Vec<(u64, Op)>,
+    /// Files written to since the thread last took this set, by stream handle.
+    dirty: HashMap<u64, Arc<dyn FileSync>>,
+    ops: Vec<Op>,
+    /// The sequence number up to which every record is written and every operation queued.
+    written: u64,
     stop: bool,
 }
 
@@ -97,16 +96,26 @@ pub struct WriterStats {
     pub io_errors: AtomicU64,
 }
 
-/// What connections and the writer thread share.
+/// What the journal, the connections and the fsync thread share.
 #[derive(Debug)]
 pub struct WriterShared {
     queue: Mutex<Queue>,
     wake: Condvar,
-    progress: watch::Sender<Progress>,
+    /// `synced` and `failed` (the `written` field is not kept up to date here: see
+    /// [`WriterShared::progress`]).
+    done: watch::Sender<Progress>,
+    /// The sequence number up to which every record is written (read by cold stores).
+    written: AtomicU64,
     policy: AtomicU8,
     /// Counters for INFO.
     pub stats: WriterStats,
     failed: AtomicBool,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("dirty", &self.dirty.len()).field("ops", &self.ops).field("written", &self.written).field("stop", &self.stop).finish()
+    }
 }
 
 impl WriterShared {
@@ -115,18 +124,32 @@ impl WriterShared {
         WriterShared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
-            progress: watch::channel(Progress::default()).0,
+            done: watch::channel(Progress::default()).0,
+            written: AtomicU64::new(0),
             policy: AtomicU8::new(policy as u8),
             stats: WriterStats::default(),
             failed: AtomicBool::new(false),
         }
     }
 
-    /// Queues operations with their sequence numbers (called under the keyspace lock; the
-    /// queue's own lock is held only to append).
-    pub fn push(&self, ops: impl IntoIterator<Item = (u64, Op)>) {
-        self.queue.lock().ops.extend(ops);
-        self.wake.notify_one();
+    /// Reports that every record up to `seq` is written, to the `files` given (stream handle
+    /// and sync handle), and queues `op` after them. Wakes the fsync thread only for an
+    /// operation or under `always`, where a reply waits.
+    pub(super) fn wrote<'a>(&self, seq: u64, files: impl Iterator<Item = (u64, &'a Arc<dyn FileSync>)>, op: Option<Op>) {
+        let mut queue = self.queue.lock();
+        for (handle, file) in files {
+            queue.dirty.insert(handle, file.clone());
+        }
+        // Under the same lock as the files and the operation: the thread never takes `seq`
+        // without everything it covers.
+        queue.written = queue.written.max(seq);
+        let wake = op.is_some() || self.policy() == FsyncPolicy::Always;
+        queue.ops.extend(op);
+        drop(queue);
+        self.written.fetch_max(seq, Ordering::Release);
+        if wake {
+            self.wake.notify_one();
+        }
     }
 
     /// The sync policy now in force.
@@ -140,9 +163,9 @@ impl WriterShared {
         self.wake.notify_one();
     }
 
-    /// The writer's progress now.
+    /// The progress now.
     pub fn progress(&self) -> Progress {
-        *self.progress.borrow()
+        Progress { written: self.written.load(Ordering::Acquire), ..*self.done.borrow() }
     }
 
     /// Whether an I/O error made the writer stop promising durability.
@@ -150,7 +173,15 @@ impl WriterShared {
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// Asks the writer to finish what is queued, sync, and exit.
+    /// Records an I/O error: from now on no reply that waits for durability is sent.
+    pub(super) fn fail(&self, what: &str) {
+        error!("durable streams: {what}; replies that wait for durability now fail");
+        self.stats.io_errors.fetch_add(1, Ordering::Relaxed);
+        self.failed.store(true, Ordering::Relaxed);
+        self.done.send_modify(|p| p.failed = true);
+    }
+
+    /// Asks the fsync thread to finish what is queued, sync everything, and exit.
     pub fn stop(&self) {
         self.queue.lock().stop = true;
         self.wake.notify_one();
@@ -174,12 +205,15 @@ pub struct Ticket {
 }
 
 impl Ticket {
-    /// Waits until the batch's records are written (`everysec`, `no`) or synced (`always`).
+    /// Waits until the batch's records are synced (`always`); under `everysec` and `no` they
+    /// are already written and this returns at once. `Err` if an I/O error happened.
     pub async fn wait(&self) -> Result<(), WaitError> {
-        let always = self.writer.policy() == FsyncPolicy::Always;
+        if self.writer.policy() != FsyncPolicy::Always {
+            return if self.writer.failed() { Err(WaitError::NotDurable) } else { Ok(()) };
+        }
         let seq = self.seq;
-        let mut rx = self.writer.progress.subscribe();
-        let reached = rx.wait_for(|p| p.failed || if always { p.synced >= seq } else { p.written >= seq }).await;
+        let mut rx = self.writer.done.subscribe();
+        let reached = rx.wait_for(|p| p.failed || p.synced >= seq).await;
         match reached {
             Ok(p) if !p.failed => Ok(()),
             _ => Err(WaitError::NotDurable),
@@ -188,13 +222,12 @@ impl Ticket {
 
     /// [`Ticket::wait`] for threads outside the runtime (tests, tools).
     pub fn wait_blocking(&self) -> Result<(), WaitError> {
-        let always = self.writer.policy() == FsyncPolicy::Always;
         loop {
             let p = self.writer.progress();
             if p.failed {
                 return Err(WaitError::NotDurable);
             }
-            if (if always { p.synced } else { p.written }) >= self.seq {
+            if self.writer.policy() != FsyncPolicy::Always || p.synced >= self.seq {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_micros(200));
@@ -202,118 +235,85 @@ impl Ticket {
     }
 }
 
-/// The writer thread's own state.
+/// The fsync thread's own state.
 pub struct Writer {
     shared: Arc<WriterShared>,
     storage: Arc<dyn Storage>,
-    root: PathBuf,
-    streams: HashMap<u64, SegmentWriter>,
     last_sync: Instant,
 }
 
 impl Writer {
-    /// A writer over `root` that continues the recovered streams' active segments.
-    pub fn new(shared: Arc<WriterShared>, storage: Arc<dyn Storage>, root: PathBuf, reopened: Vec<(u64, SegmentHeader)>) -> std::io::Result<Writer> {
-        let mut streams = HashMap::new();
-        for (handle, header) in reopened {
-            let writer = SegmentWriter::reopen(storage.clone(), stream_dir(&root, handle), &header)?;
-            streams.insert(handle, writer);
-        }
-        storage.create_dir_all(&root.join(STREAMS_DIR))?;
-        Ok(Writer { shared, storage, root, streams, last_sync: Instant::now() })
+    /// The fsync thread of a journal (files are removed through `storage`).
+    pub fn new(shared: Arc<WriterShared>, storage: Arc<dyn Storage>) -> Writer {
+        Writer { shared, storage, last_sync: Instant::now() }
     }
 
-    /// Runs until [`WriterShared::stop`]: takes every queued operation, applies them, syncs
-    /// per the policy, publishes progress.
+    /// Runs until [`WriterShared::stop`]: waits for work (dirty files under `always`, the
+    /// next second under `everysec`, a queued operation), does it, publishes progress.
     pub fn run(mut self) {
         loop {
-            let (ops, stop) = {
+            let (ops, files, seq, stop, sync_due, policy) = {
                 let mut queue = self.shared.queue.lock();
-                while queue.ops.is_empty() && !queue.stop {
-                    let dirty = self.streams.values().any(SegmentWriter::is_dirty);
-                    if dirty && self.shared.policy() == FsyncPolicy::Everysec {
-                        let due = self.last_sync + Duration::from_secs(1);
-                        let now = Instant::now();
-                        if now >= due {
-                            break;
+                loop {
+                    if queue.stop || !queue.ops.is_empty() {
+                        break;
+                    }
+                    match self.shared.policy() {
+                        FsyncPolicy::Always if !queue.dirty.is_empty() || queue.written > self.shared.done.borrow().synced => break,
+                        FsyncPolicy::Everysec => {
+                            // Woken by nothing but the clock (and policy changes, stop, ops):
+                            // the request path does not signal this thread under `everysec`.
+                            let due = self.last_sync + Duration::from_secs(1);
+                            let now = Instant::now();
+                            if now >= due && !queue.dirty.is_empty() {
+                                break;
+                            }
+                            let timeout = if now >= due { Duration::from_secs(1) } else { due - now };
+                            self.shared.wake.wait_for(&mut queue, timeout);
                         }
-                        self.shared.wake.wait_for(&mut queue, due - now);
-                    } else {
-                        self.shared.wake.wait(&mut queue);
+                        _ => self.shared.wake.wait(&mut queue),
                     }
                 }
-                (std::mem::take(&mut queue.ops), queue.stop)
+                let policy = self.shared.policy();
+                let sync_due = queue.stop || policy == FsyncPolicy::Always || (policy == FsyncPolicy::Everysec && self.last_sync.elapsed() >= Duration::from_secs(1));
+                let files = if sync_due { std::mem::take(&mut queue.dirty) } else { HashMap::new() };
+                (std::mem::take(&mut queue.ops), files, queue.written, queue.stop, sync_due, policy)
             };
-            let mut progress = self.shared.progress();
-            // Consecutive appends to one stream (one per command of a pipelined batch, and
-            // every batch queued meanwhile) go to the file in one write. Progress is published
-            // only after the loop, so no waiter is released before its bytes are written.
-            let mut run: Option<(u64, Vec<u8>)> = None;
-            for (seq, op) in ops {
-                match op {
-                    Op::Append { handle, bytes } => match &mut run {
-                        Some((h, buffer)) if *h == handle => buffer.extend_from_slice(&bytes),
-                        _ => {
-                            self.flush_run(run.take());
-                            run = Some((handle, bytes));
-                        }
-                    },
-                    op => {
-                        self.flush_run(run.take());
-                        if let Err(e) = self.apply(op) {
-                            self.fail(&format!("segment write failed: {e}"));
-                        }
-                    }
+            for op in ops {
+                if let Err(e) = self.apply(op) {
+                    self.shared.fail(&format!("segment file operation failed: {e}"));
                 }
-                progress.written = progress.written.max(seq);
             }
-            self.flush_run(run.take());
-            let policy = self.shared.policy();
-            let sync_now = stop || policy == FsyncPolicy::Always || (policy == FsyncPolicy::Everysec && self.last_sync.elapsed() >= Duration::from_secs(1));
-            if sync_now {
-                self.sync_all();
-                progress.synced = progress.written;
-            } else if policy == FsyncPolicy::No {
-                // Nothing more will be done for these bytes: the OS owns them.
-                progress.synced = progress.written;
+            if sync_due {
+                self.sync_all(files.values());
             }
-            progress.failed = self.shared.failed();
-            self.shared.progress.send_replace(progress);
+            // Under `everysec`, operations done early do not make the records synced.
+            if sync_due || policy == FsyncPolicy::No {
+                self.shared.done.send_if_modified(|p| {
+                    let advanced = p.synced < seq;
+                    p.synced = p.synced.max(seq);
+                    advanced
+                });
+            }
             if stop {
                 return;
             }
         }
     }
 
-    /// Writes a run of appends gathered for one stream.
-    fn flush_run(&mut self, run: Option<(u64, Vec<u8>)>) {
-        let Some((handle, bytes)) = run else { return };
-        if let Err(e) = self.apply(Op::Append { handle, bytes }) {
-            self.fail(&format!("segment write failed: {e}"));
-        }
-    }
-
-    fn fail(&self, what: &str) {
-        error!("durable streams: {what}; replies that wait for durability now fail");
-        self.shared.stats.io_errors.fetch_add(1, Ordering::Relaxed);
-        self.shared.failed.store(true, Ordering::Relaxed);
-    }
-
-    fn sync_all(&mut self) {
+    fn sync_all<'a>(&mut self, files: impl Iterator<Item = &'a Arc<dyn FileSync>>) {
         let started = Instant::now();
         let mut synced = 0u64;
         let mut failure = None;
-        for writer in self.streams.values_mut() {
-            if writer.is_dirty() {
-                synced += 1;
-                if let Err(e) = writer.sync() {
-                    failure = Some(e);
-                }
+        for file in files {
+            synced += 1;
+            if let Err(e) = file.sync() {
+                failure = Some(e);
             }
         }
         self.last_sync = Instant::now();
         if let Some(e) = failure {
-            self.fail(&format!("fsync failed: {e}"));
+            self.shared.fail(&format!("fsync failed: {e}"));
         }
         if synced > 0 {
             let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -325,52 +325,29 @@ impl Writer {
         }
     }
 
-    fn apply(&mut self, op: Op) -> std::io::Result<()> {
+    fn apply(&self, op: Op) -> std::io::Result<()> {
         let stats = &self.shared.stats;
-        match op {
-            Op::Create { handle, db, key } => {
-                let dir = stream_dir(&self.root, handle);
-                let writer = SegmentWriter::create(self.storage.clone(), dir, db, key, 0)?;
-                stats.bytes_on_disk.fetch_add(writer.len(), Ordering::Relaxed);
-                stats.segments.fetch_add(1, Ordering::Relaxed);
-                self.storage.sync_dir(&self.root.join(STREAMS_DIR))?;
-                self.streams.insert(handle, writer);
-            }
-            Op::Append { handle, bytes } => {
-                let writer = self.streams.get_mut(&handle).ok_or_else(|| missing(handle))?;
-                writer.append(&bytes)?;
-                stats.bytes_on_disk.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            }
-            Op::Roll { handle } => {
-                let writer = self.streams.get_mut(&handle).ok_or_else(|| missing(handle))?;
-                writer.roll()?;
-                stats.bytes_on_disk.fetch_add(writer.len(), Ordering::Relaxed);
-                stats.segments.fetch_add(1, Ordering::Relaxed);
-            }
-            Op::DropSegments { handle, below } => {
-                let dir = stream_dir(&self.root, handle);
-                for (index, path) in list_segments(self.storage.as_ref(), &dir)? {
-                    if index >= below {
-                        break;
-                    }
-                    let len = self.storage.file_len(&path).unwrap_or(0);
-                    self.storage.remove_file(&path)?;
-                    stats.bytes_on_disk.fetch_sub(len.min(stats.bytes_on_disk.load(Ordering::Relaxed)), Ordering::Relaxed);
-                    stats.segments.fetch_sub(1, Ordering::Relaxed);
+        let remove_below = |dir: &std::path::Path, below: u64| -> std::io::Result<()> {
+            for (index, path) in list_segments(self.storage.as_ref(), dir)? {
+                if index >= below {
+                    break;
                 }
+                let len = self.storage.file_len(&path).unwrap_or(0);
+                self.storage.remove_file(&path)?;
+                stats.bytes_on_disk.fetch_sub(len.min(stats.bytes_on_disk.load(Ordering::Relaxed)), Ordering::Relaxed);
+                stats.segments.fetch_sub(1, Ordering::Relaxed);
+            }
+            Ok(())
+        };
+        match op {
+            Op::SyncDir { path } => self.storage.sync_dir(&path)?,
+            Op::DropSegments { dir, below } => {
+                remove_below(&dir, below)?;
                 self.storage.sync_dir(&dir)?;
             }
-            Op::Remove { handle } => {
-                if let Some(mut writer) = self.streams.remove(&handle) {
-                    writer.sync()?;
-                }
-                let dir = stream_dir(&self.root, handle);
-                for (_, path) in list_segments(self.storage.as_ref(), &dir)? {
-                    let len = self.storage.file_len(&path).unwrap_or(0);
-                    self.storage.remove_file(&path)?;
-                    stats.bytes_on_disk.fetch_sub(len.min(stats.bytes_on_disk.load(Ordering::Relaxed)), Ordering::Relaxed);
-                    stats.segments.fetch_sub(1, Ordering::Relaxed);
-                }
+            Op::Remove { dir, active } => {
+                active.sync()?;
+                remove_below(&dir, u64::MAX)?;
                 if let Err(e) = self.storage.remove_dir_all(&dir) {
                     warn!("durable streams: could not remove {}: {e}", dir.display());
                 }
@@ -378,8 +355,4 @@ impl Writer {
         }
         Ok(())
     }
-}
-
-fn missing(handle: u64) -> std::io::Error {
-    std::io::Error::other(format!("stream {handle:016x} has no open segment"))
 }
