@@ -16,12 +16,16 @@ use crate::cmd::{self, Ctx};
 use crate::keyspace::Keyspace;
 use crate::resp::{encode, ParserLimits, Protocol, Reply, RequestParser};
 use crate::server::Shared;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::{pin, Pin};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::sync::futures::Notified;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::debug;
@@ -59,14 +63,53 @@ struct Blocked {
     timeout_reply: Reply,
 }
 
-/// What ended one round of waiting while blocked.
+/// What ended one round of waiting for input.
 enum Wake {
-    Reply(Reply),
-    TimedOut,
+    /// The socket's read.
     Read(std::io::Result<usize>),
+    /// Idle for `timeout` seconds, or, while blocked, the command's own timeout.
+    TimedOut,
+    Signal(Signal),
+    /// While blocked: the command's reply.
+    Reply(Reply),
+}
+
+/// Which of a connection's [`Signals`] fired.
+enum Signal {
     Killed,
     Shutdown,
     Outbox,
+}
+
+/// What a connection waits for besides its socket: CLIENT KILL (or an overflowed outbox),
+/// shutdown, and pub/sub messages in its outbox. Armed once per connection and re-armed only
+/// when one fires: registering and removing a `Notify` waiter around every read was a
+/// measurable share of an unpipelined request.
+struct Signals<'s, 'h> {
+    handle: &'h ClientHandle,
+    kill: Pin<&'s mut Notified<'h>>,
+    outbox: Pin<&'s mut Notified<'h>>,
+    shutdown: Pin<&'s mut (dyn Future<Output = ()> + Send + 'h)>,
+    /// Whether `shutdown` completed (it must not be polled again).
+    stopping: bool,
+}
+
+impl Signals<'_, '_> {
+    /// Polls the signals; re-arms the outbox's, which fires once per batch of messages.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Signal> {
+        if self.kill.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Signal::Killed);
+        }
+        if self.stopping || self.shutdown.as_mut().poll(cx).is_ready() {
+            self.stopping = true;
+            return Poll::Ready(Signal::Shutdown);
+        }
+        if self.outbox.as_mut().poll(cx).is_ready() {
+            self.outbox.set(self.handle.outbox.ready());
+            return Poll::Ready(Signal::Outbox);
+        }
+        Poll::Pending
+    }
 }
 
 /// Whether `args` names a command flagged `blocking` (BLPOP, ...): only those may block the
@@ -124,8 +167,18 @@ impl Connection {
     }
 
     async fn serve(&mut self) -> Close {
-        let mut shutdown = self.shared.shutdown_signal();
         let handle = self.client.handle.clone();
+        let mut shutdown = self.shared.shutdown_signal();
+        let kill = pin!(handle.kill.notified());
+        let outbox = pin!(handle.outbox.ready());
+        let stopping = pin!(async move {
+            let _ = shutdown.wait_for(|stopping| *stopping).await;
+        });
+        let mut signals = Signals { handle: &handle, kill, outbox, shutdown: stopping, stopping: false };
+        // Armed the first time `timeout` applies, then moved only when it fires early or the
+        // timeout shrank: resetting a timer on every read would cost more than the read.
+        let mut idle = pin!(tokio::time::sleep(Duration::ZERO));
+        let mut idle_armed = false;
         loop {
             let (timeout, query_limit, max_bulk_len) = {
                 let config = self.shared.config.read();
@@ -137,27 +190,48 @@ impl Connection {
                 self.input.reserve(want);
             }
             // As in Redis, `timeout` never closes a subscriber (nor a blocked client).
-            let idle_exempt = self.client.subscriptions.is_active();
-            let idle_limit = async {
-                if timeout == 0 || idle_exempt {
-                    std::future::pending::<()>().await;
-                } else {
-                    tokio::time::sleep(Duration::from_secs(timeout)).await;
+            let idle_deadline = if timeout == 0 || self.client.subscriptions.is_active() {
+                None
+            } else {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+                if !idle_armed || idle.deadline() > deadline {
+                    idle.as_mut().reset(deadline);
+                    idle_armed = true;
                 }
+                Some(deadline)
             };
-            let read = tokio::select! {
-                read = self.socket.read_buf(&mut self.input) => Some(read),
-                _ = handle.kill.notified() => return Close::Error("killed".into()),
-                _ = shutdown.wait_for(|stopping| *stopping) => return Close::Normal,
-                _ = idle_limit => return Close::Error("idle timeout".into()),
-                _ = handle.outbox.ready() => None,
+            let wake = {
+                let mut read = pin!(self.socket.read_buf(&mut self.input));
+                std::future::poll_fn(|cx| {
+                    if let Poll::Ready(signal) = signals.poll(cx) {
+                        return Poll::Ready(Wake::Signal(signal));
+                    }
+                    if let Some(deadline) = idle_deadline {
+                        while idle.as_mut().poll(cx).is_ready() {
+                            if tokio::time::Instant::now() >= deadline {
+                                return Poll::Ready(Wake::TimedOut);
+                            }
+                            idle.as_mut().reset(deadline);
+                        }
+                    }
+                    read.as_mut().poll(cx).map(Wake::Read)
+                })
+                .await
             };
-            let Some(read) = read else {
-                // Pub/sub messages are waiting: write them, then wait again.
-                if let Err(close) = self.deliver().await {
-                    return close;
+            let read = match wake {
+                Wake::Read(read) => read,
+                Wake::Signal(Signal::Killed) => return Close::Error("killed".into()),
+                Wake::Signal(Signal::Shutdown) => return Close::Normal,
+                Wake::TimedOut => return Close::Error("idle timeout".into()),
+                Wake::Signal(Signal::Outbox) => {
+                    // Pub/sub messages are waiting: write them, then wait again.
+                    if let Err(close) = self.deliver(&mut signals).await {
+                        return close;
+                    }
+                    continue;
                 }
-                continue;
+                // Only a blocked command's wait yields a reply.
+                Wake::Reply(_) => continue,
             };
             match read {
                 Ok(0) => return Close::Normal,
@@ -169,15 +243,15 @@ impl Connection {
             if self.input.len() as u64 > query_limit {
                 return Close::Error("query buffer limit reached".into());
             }
-            if let Err(close) = self.run_batch().await {
+            if let Err(close) = self.run_batch(&mut signals).await {
                 return close;
             }
             // A blocking command stopped the batch: wait for its reply, then run the rest.
             while let Some(blocked) = self.blocked.take() {
-                if let Err(close) = self.wait_unblocked(blocked).await {
+                if let Err(close) = self.wait_unblocked(blocked, &mut signals).await {
                     return close;
                 }
-                if let Err(close) = self.run_batch().await {
+                if let Err(close) = self.run_batch(&mut signals).await {
                     return close;
                 }
             }
@@ -186,10 +260,8 @@ impl Connection {
 
     /// Waits until the blocked command is served, times out, is unblocked, or the client goes
     /// away; appends its reply to the output buffer.
-    async fn wait_unblocked(&mut self, blocked: Blocked) -> Result<(), Close> {
+    async fn wait_unblocked(&mut self, blocked: Blocked, signals: &mut Signals<'_, '_>) -> Result<(), Close> {
         let Blocked { mut reply, deadline, timeout_reply } = blocked;
-        let handle = self.client.handle.clone();
-        let mut shutdown = self.shared.shutdown_signal();
         let query_limit = self.shared.config.read().client_query_buffer_limit;
         let timer = async move {
             match deadline {
@@ -197,18 +269,26 @@ impl Connection {
                 None => std::future::pending::<()>().await,
             }
         };
-        tokio::pin!(timer);
+        let mut timer = pin!(timer);
         let answer = loop {
             if self.input.capacity() - self.input.len() < READ_CHUNK {
                 self.input.reserve(READ_CHUNK);
             }
-            let wake = tokio::select! {
-                served = &mut reply => served.map_or(Wake::TimedOut, Wake::Reply),
-                () = &mut timer => Wake::TimedOut,
-                read = self.socket.read_buf(&mut self.input) => Wake::Read(read),
-                _ = handle.kill.notified() => Wake::Killed,
-                _ = shutdown.wait_for(|stopping| *stopping) => Wake::Shutdown,
-                _ = handle.outbox.ready() => Wake::Outbox,
+            let wake = {
+                let mut read = pin!(self.socket.read_buf(&mut self.input));
+                std::future::poll_fn(|cx| {
+                    if let Poll::Ready(signal) = signals.poll(cx) {
+                        return Poll::Ready(Wake::Signal(signal));
+                    }
+                    if let Poll::Ready(served) = Pin::new(&mut reply).poll(cx) {
+                        return Poll::Ready(served.map_or(Wake::TimedOut, Wake::Reply));
+                    }
+                    if timer.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Wake::TimedOut);
+                    }
+                    read.as_mut().poll(cx).map(Wake::Read)
+                })
+                .await
             };
             match wake {
                 Wake::Reply(answer) => break answer,
@@ -226,9 +306,9 @@ impl Connection {
                     }
                 }
                 Wake::Read(Err(e)) => return Err(Close::Error(e.to_string())),
-                Wake::Killed => return Err(Close::Error("killed".into())),
-                Wake::Shutdown => return Err(Close::Normal),
-                Wake::Outbox => self.deliver().await?,
+                Wake::Signal(Signal::Killed) => return Err(Close::Error("killed".into())),
+                Wake::Signal(Signal::Shutdown) => return Err(Close::Normal),
+                Wake::Signal(Signal::Outbox) => self.deliver(signals).await?,
             }
         };
         if answer.is_error() {
@@ -239,15 +319,28 @@ impl Connection {
     }
 
     /// Writes the output buffer, giving up if the client is killed meanwhile (a peer that
-    /// stopped reading must not pin the connection, e.g. when its outbox overflowed).
-    async fn write_output(&mut self) -> Result<(), Close> {
+    /// stopped reading must not pin the connection, e.g. when its outbox overflowed). Tries the
+    /// socket directly first: a reply that fits in the socket's buffer needs no waiting.
+    async fn write_output(&mut self, signals: &mut Signals<'_, '_>) -> Result<(), Close> {
         if self.output.is_empty() {
             return Ok(());
         }
         let written = self.output.len();
-        tokio::select! {
-            result = self.socket.write_all(&self.output) => result.map_err(|e| Close::Error(e.to_string()))?,
-            _ = self.client.handle.kill.notified() => return Err(Close::Error("killed".into())),
+        match self.socket.try_write(&self.output) {
+            Ok(n) => self.output.advance(n),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(Close::Error(e.to_string())),
+        }
+        if !self.output.is_empty() {
+            let mut write = pin!(self.socket.write_all(&self.output));
+            let result = std::future::poll_fn(|cx| {
+                if signals.kill.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(Close::Error("killed".into())));
+                }
+                write.as_mut().poll(cx).map_err(|e| Close::Error(e.to_string()))
+            })
+            .await;
+            result?;
         }
         self.shared.stats.total_net_output_bytes.fetch_add(written as u64, Ordering::Relaxed);
         self.output.clear();
@@ -256,10 +349,10 @@ impl Connection {
 
     /// Writes the pub/sub messages queued in the client's outbox, all in one write. Their bytes
     /// count against the output buffer limit until the socket took them.
-    async fn deliver(&mut self) -> Result<(), Close> {
+    async fn deliver(&mut self, signals: &mut Signals<'_, '_>) -> Result<(), Close> {
         let handle = self.client.handle.clone();
         let moved = handle.outbox.take_in_flight(&mut self.output);
-        let result = self.write_output().await;
+        let result = self.write_output(signals).await;
         handle.outbox.written(moved);
         if result.is_ok() {
             handle.info.lock().output_memory = handle.outbox.pending_bytes();
@@ -269,7 +362,7 @@ impl Connection {
 
     /// Runs the buffered commands and writes their replies. `Err` when the connection must
     /// end: a write failed, a protocol error, QUIT, or SHUTDOWN (which it also requests).
-    async fn run_batch(&mut self) -> Result<(), Close> {
+    async fn run_batch(&mut self, signals: &mut Signals<'_, '_>) -> Result<(), Close> {
         let close = self.process_input();
         if let Some(ticket) = self.durable.take() {
             if ticket.wait().await.is_err() {
@@ -277,7 +370,7 @@ impl Connection {
                 return Err(Close::Error("durable stream write failed".into()));
             }
         }
-        self.write_output().await?;
+        self.write_output(signals).await?;
         if self.client.shutdown_requested {
             self.shared.request_shutdown();
             return Err(Close::Normal);

@@ -224,9 +224,10 @@ impl Outbox {
         Format::from_u8(self.format.load(Ordering::Relaxed))
     }
 
-    /// Resolves when frames may be waiting (a permit is kept if nobody was waiting).
-    pub async fn ready(&self) {
-        self.ready.notified().await;
+    /// Resolves when frames may be waiting (a permit is kept if nobody was waiting). A named
+    /// future, so a connection can keep one armed across reads.
+    pub fn ready(&self) -> tokio::sync::futures::Notified<'_> {
+        self.ready.notified()
     }
 }
 
