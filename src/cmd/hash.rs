@@ -59,7 +59,7 @@ fn hash_or_create<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<&'a mut Hash, 
     let db = ctx.client.db;
     if hash_mut(ctx.keyspace, db, key)?.is_none() {
         let now = ctx.now_ms();
-        ctx.db().insert(key, Value::Hash(Box::new(Hash::new())), None, now);
+        ctx.db().insert(key, Value::Hash(Hash::new()), None, now);
     }
     hash_mut(ctx.keyspace, db, key)?.ok_or_else(errors::wrong_type)
 }

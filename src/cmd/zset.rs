@@ -76,7 +76,7 @@ pub fn store_result(keyspace: &mut Keyspace, db: usize, key: &[u8], zset: ZSet, 
         }
         return 0;
     }
-    keyspace.db(db).insert(key, Value::ZSet(Box::new(zset)), None, now);
+    keyspace.db(db).insert(key, Value::ZSet(zset), None, now);
     keyspace.signal_ready(db, key);
     keyspace.notify(db, 'z', event, key);
     len
@@ -204,7 +204,7 @@ fn add_op(ctx: &mut Ctx<'_>, key: &[u8], flags: AddFlags, pairs: &[(f64, &Bytes)
             return Ok(AddResult::default());
         }
         let now = ctx.now_ms();
-        ctx.db().insert(key, Value::ZSet(Box::new(ZSet::new(limits, pairs.len(), longest))), None, now);
+        ctx.db().insert(key, Value::ZSet(ZSet::new(limits, pairs.len(), longest)), None, now);
     }
     let Some(zset) = zset_mut(ctx.keyspace, db, key)? else { return Ok(AddResult::default()) };
     let mut result = AddResult::default();

@@ -1,10 +1,15 @@
 //! The hash value: field → value, compact while small, hashed when large.
 //!
 //! # Layout
-//! A small [`struct@Hash`] is one [`Packed`] byte vector holding `field, value, field, value, ...`
-//! back to back, each entry `varint(len) | bytes`, in insertion order, like Redis's listpack.
+//! A small [`struct@Hash`] is one [`Pairs`] block (an exact-size allocation, `block.rs`)
+//! holding `field, value, field, value, ...` back to back in insertion order, like Redis's
+//! listpack, each with a one-byte length while short; a field that starts like the one before
+//! it stores only its tail (front coding: `field:1`, `field:2`, ... cost their last bytes).
 //! Lookups walk it; that is cheaper than hashing for the 128 short entries it may hold, and it
-//! costs two or three bytes of overhead per entry instead of a heap object per field.
+//! costs about one byte of overhead per field and per value instead of a heap object per
+//! field. The [`struct@Hash`] itself is 16 bytes and sits unboxed in its
+//! key's entry: a small hash costs its key's entry and one block. The table form and a compact
+//! hash with field deadlines sit behind one box.
 //!
 //! Past `hash-max-listpack-entries` fields, or once a field or value is longer than
 //! `hash-max-listpack-value` bytes, it becomes a [`Table`] and never goes back (as in Redis).
@@ -23,6 +28,7 @@
 //! The picks are as uniform as the gaps between hashes, which like Redis's bucket sampling is
 //! close to but not exactly uniform.
 
+use super::block::Block;
 use super::varint::{read_varint, write_varint};
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -46,12 +52,9 @@ impl Default for HashLimits {
 // Packed entries
 // ---------------------------------------------------------------------------------------
 
-/// Byte strings packed back to back in one vector, each `varint(len) | bytes`.
+/// Byte strings packed back to back in one [`Block`], each `varint(len) | bytes`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Packed {
-    data: Vec<u8>,
-    count: usize,
-}
+pub struct Packed(Block);
 
 /// One entry of a [`Packed`] vector: where it lies and its bytes.
 #[derive(Debug, Clone, Copy)]
@@ -95,49 +98,238 @@ impl<'a> Iterator for PackedIter<'a> {
 impl Packed {
     /// How many entries it holds.
     pub fn len(&self) -> usize {
-        self.count
+        self.0.count()
     }
 
     /// Whether it holds no entries.
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.len() == 0
     }
 
     /// Appends an entry.
     pub fn push(&mut self, bytes: &[u8]) {
-        // Exact growth, as a listpack reallocates (see the sorted set's packed form).
-        self.data.reserve_exact(bytes.len() + 2);
-        write_varint(&mut self.data, bytes.len());
-        self.data.extend_from_slice(bytes);
-        self.count += 1;
+        self.push_all(&[bytes]);
+    }
+
+    /// Appends entries, growing the block once.
+    pub fn push_all(&mut self, entries: &[&[u8]]) {
+        let mut encoded = Vec::with_capacity(entries.iter().map(|e| e.len() + 2).sum());
+        for bytes in entries {
+            write_varint(&mut encoded, bytes.len());
+            encoded.extend_from_slice(bytes);
+        }
+        self.0.append(&encoded, self.len() + entries.len());
     }
 
     /// The entries in order.
     pub fn iter(&self) -> PackedIter<'_> {
-        PackedIter { data: &self.data, pos: 0, left: self.count }
+        PackedIter { data: self.0.body(), pos: 0, left: self.len() }
     }
 
     /// Removes the entries occupying `start..end` (`removed` of them).
     pub fn remove_span(&mut self, start: usize, end: usize, removed: usize) {
-        if start <= end && end <= self.data.len() {
-            self.data.drain(start..end);
-            self.count -= removed;
-        }
+        self.0.splice(start, end, &[], self.len().saturating_sub(removed));
     }
 
     /// Replaces the entry at `start..end` by `bytes`.
     pub fn replace(&mut self, start: usize, end: usize, bytes: &[u8]) {
-        if start <= end && end <= self.data.len() {
-            let mut entry = Vec::with_capacity(bytes.len() + 2);
-            write_varint(&mut entry, bytes.len());
-            entry.extend_from_slice(bytes);
-            self.data.splice(start..end, entry);
-        }
+        let mut entry = Vec::with_capacity(bytes.len() + 2);
+        write_varint(&mut entry, bytes.len());
+        entry.extend_from_slice(bytes);
+        self.0.splice(start, end, &entry, self.len());
     }
 
     /// Bytes held, for memory reports.
     pub fn allocated_bytes(&self) -> usize {
-        super::memory::heap_block(self.data.capacity())
+        self.0.allocated_bytes()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Packed field-value pairs
+// ---------------------------------------------------------------------------------------
+
+/// Shortest prefix worth sharing with the previous field (sharing costs a byte).
+const MIN_SHARED: usize = 2;
+
+/// A small hash's fields and values in one [`Block`], in insertion order. Each pair is
+/// `varint(suffix length << 1 | shares) [varint(shared)] suffix | varint(value length) | value`:
+/// a field that begins with the same `shared` (at least [`MIN_SHARED`]) bytes as the field
+/// before it stores only the rest (front coding; `shares` says whether it does). Fields with
+/// nothing in common cost what a plain length prefix costs; `field:1`, `field:2`, ... or
+/// `user:1000:name`-style fields cost their distinct tails.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pairs(Block);
+
+/// One pair of a [`Pairs`] block as read in place.
+struct PairAt<'a> {
+    /// Offset of the pair's first byte.
+    start: usize,
+    /// Offset of the value's length prefix.
+    value_start: usize,
+    /// Offset just past the pair.
+    end: usize,
+    /// Bytes the field shares with the previous field.
+    shared: usize,
+    /// The field's bytes after the shared ones.
+    suffix: &'a [u8],
+    value: &'a [u8],
+}
+
+/// Reads the pair at `pos`.
+fn read_pair(data: &[u8], pos: usize) -> Option<PairAt<'_>> {
+    let (head, used) = read_varint(data, pos)?;
+    let mut at = pos + used;
+    let shared = if head & 1 == 1 {
+        let (shared, used) = read_varint(data, at)?;
+        at += used;
+        shared
+    } else {
+        0
+    };
+    let suffix = data.get(at..at + (head >> 1))?;
+    at += suffix.len();
+    let value_start = at;
+    let (len, used) = read_varint(data, at)?;
+    at += used;
+    let value = data.get(at..at + len)?;
+    Some(PairAt { start: pos, value_start, end: at + len, shared, suffix, value })
+}
+
+/// Appends `field`'s encoding after a field `previous`.
+fn write_field(out: &mut Vec<u8>, previous: &[u8], field: &[u8]) {
+    let shared = previous.iter().zip(field).take_while(|(a, b)| a == b).count();
+    match field.get(shared..) {
+        Some(suffix) if shared >= MIN_SHARED => {
+            write_varint(out, suffix.len() << 1 | 1);
+            write_varint(out, shared);
+            out.extend_from_slice(suffix);
+        }
+        _ => {
+            write_varint(out, field.len() << 1);
+            out.extend_from_slice(field);
+        }
+    }
+}
+
+/// Appends a value's encoding.
+fn write_value(out: &mut Vec<u8>, value: &[u8]) {
+    write_varint(out, value.len());
+    out.extend_from_slice(value);
+}
+
+/// The pairs of a [`Pairs`] block in order, each field rebuilt in the walker's own buffer.
+struct PairWalk<'a> {
+    data: &'a [u8],
+    pos: usize,
+    left: usize,
+    /// The current pair's field.
+    field: Vec<u8>,
+}
+
+impl<'a> PairWalk<'a> {
+    /// The next pair; its field is then in `self.field`.
+    fn next_pair(&mut self) -> Option<PairAt<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        let pair = read_pair(self.data, self.pos)?;
+        self.field.truncate(pair.shared);
+        self.field.extend_from_slice(pair.suffix);
+        self.pos = pair.end;
+        self.left -= 1;
+        Some(pair)
+    }
+}
+
+impl Pairs {
+    /// How many pairs it holds.
+    pub fn len(&self) -> usize {
+        self.0.count()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn walk(&self) -> PairWalk<'_> {
+        PairWalk { data: self.0.body(), pos: 0, left: self.len(), field: Vec::new() }
+    }
+
+    /// The value of `field`.
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        let mut walk = self.walk();
+        while let Some(pair) = walk.next_pair() {
+            if walk.field == field {
+                return Some(pair.value);
+            }
+        }
+        None
+    }
+
+    /// Sets `field` to `value`; returns whether the field is new.
+    pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        let mut walk = self.walk();
+        let mut encoded = Vec::with_capacity(field.len() + value.len() + 4);
+        while let Some(pair) = walk.next_pair() {
+            if walk.field == field {
+                write_value(&mut encoded, value);
+                let (start, end) = (pair.value_start, pair.end);
+                self.0.splice(start, end, &encoded, self.len());
+                return false;
+            }
+        }
+        write_field(&mut encoded, &walk.field, field);
+        write_value(&mut encoded, value);
+        self.0.append(&encoded, self.len() + 1);
+        true
+    }
+
+    /// Removes `field`; returns whether it was there. The next field is written again
+    /// against the one before the removed pair.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        let mut walk = self.walk();
+        let mut previous = Vec::new();
+        while let Some(pair) = walk.next_pair() {
+            if walk.field != field {
+                previous.clone_from(&walk.field);
+                continue;
+            }
+            let (start, mut end) = (pair.start, pair.end);
+            let mut encoded = Vec::new();
+            if let Some(next) = walk.next_pair() {
+                write_field(&mut encoded, &previous, &walk.field);
+                end = next.value_start;
+            }
+            let count = self.len() - 1;
+            self.0.splice(start, end, &encoded, count);
+            return true;
+        }
+        false
+    }
+
+    /// Calls `visit` on each `(field, value)` in order.
+    pub fn for_each(&self, mut visit: impl FnMut(&[u8], &[u8])) {
+        let mut walk = self.walk();
+        while let Some(pair) = walk.next_pair() {
+            visit(&walk.field, pair.value);
+        }
+    }
+
+    /// The pair at position `index`, owned.
+    pub fn nth(&self, index: usize) -> Option<(Bytes, Bytes)> {
+        let mut walk = self.walk();
+        for _ in 0..index {
+            walk.next_pair()?;
+        }
+        let pair = walk.next_pair()?;
+        Some((Bytes::copy_from_slice(&walk.field), Bytes::copy_from_slice(pair.value)))
+    }
+
+    /// Bytes held, for memory reports.
+    pub fn allocated_bytes(&self) -> usize {
+        self.0.allocated_bytes()
     }
 }
 
@@ -348,7 +540,7 @@ impl<E: TableEntry> Table<E> {
 
 #[derive(Debug, Clone)]
 enum Repr {
-    Packed(Packed),
+    Packed(Pairs),
     Table(Table<FieldValue>),
 }
 
@@ -359,30 +551,44 @@ struct FieldTtls {
     by_deadline: BTreeSet<(u64, Bytes)>,
 }
 
-/// A hash value (see the module docs for its two forms).
+/// A hash value (see the module docs for its forms): 16 bytes, so that a [`super::Value`]
+/// holds it without a box of its own, and a small hash costs one block.
 #[derive(Debug, Clone)]
-pub struct Hash {
+pub struct Hash(Form);
+
+#[derive(Debug, Clone)]
+enum Form {
+    /// Compact and never given a field deadline (`listpack`): the common small hash.
+    Packed(Pairs),
+    /// A table, or a compact hash with field deadlines (`listpackex`).
+    Boxed(Box<Boxed>),
+}
+
+/// The less common forms, behind one box.
+#[derive(Debug, Clone)]
+struct Boxed {
     repr: Repr,
     /// Field deadlines in Unix ms; `Some` once any field was given one (Redis's `listpackex`
     /// encoding stays even when the deadlines are gone).
-    ttls: Option<Box<FieldTtls>>,
+    ttls: Option<FieldTtls>,
+}
+
+/// A hash's fields, whichever form holds them.
+enum View<'a> {
+    Packed(&'a Pairs),
+    Table(&'a Table<FieldValue>),
+}
+
+/// A hash's fields for writing, whichever form holds them.
+enum ViewMut<'a> {
+    Packed(&'a mut Pairs),
+    Table(&'a mut Table<FieldValue>),
 }
 
 impl Default for Hash {
     fn default() -> Self {
-        Hash { repr: Repr::Packed(Packed::default()), ttls: None }
+        Hash(Form::Packed(Pairs::default()))
     }
-}
-
-/// Finds `field` in a packed hash: the start of the field's entry and the value's entry.
-fn packed_find<'a>(packed: &'a Packed, field: &[u8]) -> Option<(usize, PackedEntry<'a>)> {
-    let mut entries = packed.iter();
-    while let (Some(f), Some(v)) = (entries.next(), entries.next()) {
-        if f.bytes == field {
-            return Some((f.start, v));
-        }
-    }
-    None
 }
 
 impl Hash {
@@ -391,11 +597,62 @@ impl Hash {
         Hash::default()
     }
 
+    fn view(&self) -> View<'_> {
+        match &self.0 {
+            Form::Packed(p) => View::Packed(p),
+            Form::Boxed(b) => match &b.repr {
+                Repr::Packed(p) => View::Packed(p),
+                Repr::Table(t) => View::Table(t),
+            },
+        }
+    }
+
+    fn view_mut(&mut self) -> ViewMut<'_> {
+        match &mut self.0 {
+            Form::Packed(p) => ViewMut::Packed(p),
+            Form::Boxed(b) => match &mut b.repr {
+                Repr::Packed(p) => ViewMut::Packed(p),
+                Repr::Table(t) => ViewMut::Table(t),
+            },
+        }
+    }
+
+    fn is_packed(&self) -> bool {
+        matches!(self.view(), View::Packed(_))
+    }
+
+    fn ttls(&self) -> Option<&FieldTtls> {
+        match &self.0 {
+            Form::Packed(_) => None,
+            Form::Boxed(b) => b.ttls.as_ref(),
+        }
+    }
+
+    fn ttls_mut(&mut self) -> Option<&mut FieldTtls> {
+        match &mut self.0 {
+            Form::Packed(_) => None,
+            Form::Boxed(b) => b.ttls.as_mut(),
+        }
+    }
+
+    /// Runs `f` on the boxed form, moving a plain compact hash into it first.
+    fn with_boxed<R>(&mut self, f: impl FnOnce(&mut Boxed) -> R) -> R {
+        match &mut self.0 {
+            Form::Boxed(b) => f(b),
+            Form::Packed(p) => {
+                let mut boxed = Box::new(Boxed { repr: Repr::Packed(std::mem::take(p)), ttls: None });
+                let result = f(&mut boxed);
+                self.0 = Form::Boxed(boxed);
+                result
+            }
+        }
+    }
+
     /// How many fields it holds.
     pub fn len(&self) -> usize {
-        match &self.repr {
-            Repr::Packed(p) => p.len() / 2,
-            Repr::Table(t) => t.len(),
+        match self.view() {
+            View::Packed(p) => p.len(),
+            View::Table(t) => t.len(),
         }
     }
 
@@ -406,38 +663,40 @@ impl Hash {
 
     /// The name `OBJECT ENCODING` reports.
     pub fn encoding(&self) -> &'static str {
-        match &self.repr {
-            Repr::Packed(_) if self.ttls.is_some() => "listpackex",
-            Repr::Packed(_) => "listpack",
-            Repr::Table(_) => "hashtable",
+        match self.view() {
+            View::Packed(_) if self.ttls().is_some() => "listpackex",
+            View::Packed(_) => "listpack",
+            View::Table(_) => "hashtable",
         }
     }
 
     /// The deadline of `field` in Unix ms, if it has one.
     pub fn field_expiry(&self, field: &[u8]) -> Option<u64> {
-        self.ttls.as_ref()?.by_field.get(field).copied()
+        self.ttls()?.by_field.get(field).copied()
     }
 
     /// Sets (or with `None` clears) the deadline of an existing `field`.
     pub fn set_field_expiry(&mut self, field: &[u8], deadline: Option<u64>) {
-        if deadline.is_none() && self.ttls.is_none() {
+        if deadline.is_none() && self.ttls().is_none() {
             return;
         }
-        let ttls = self.ttls.get_or_insert_with(Box::default);
-        let owned = Bytes::copy_from_slice(field);
-        if let Some(old) = ttls.by_field.remove(field) {
-            ttls.by_deadline.remove(&(old, owned.clone()));
-        }
-        if let Some(deadline) = deadline {
-            ttls.by_field.insert(owned.clone(), deadline);
-            ttls.by_deadline.insert((deadline, owned));
-        }
+        self.with_boxed(|boxed| {
+            let ttls = boxed.ttls.get_or_insert_with(FieldTtls::default);
+            let owned = Bytes::copy_from_slice(field);
+            if let Some(old) = ttls.by_field.remove(field) {
+                ttls.by_deadline.remove(&(old, owned.clone()));
+            }
+            if let Some(deadline) = deadline {
+                ttls.by_field.insert(owned.clone(), deadline);
+                ttls.by_deadline.insert((deadline, owned));
+            }
+        });
     }
 
     /// Removes every field whose deadline is at or before `now_ms`; returns how many.
     pub fn expire_fields(&mut self, now_ms: u64) -> usize {
         let mut due = Vec::new();
-        if let Some(ttls) = self.ttls.as_mut() {
+        if let Some(ttls) = self.ttls_mut() {
             while let Some((deadline, field)) = ttls.by_deadline.first().cloned() {
                 if deadline > now_ms {
                     break;
@@ -450,37 +709,40 @@ impl Hash {
         due.iter().filter(|field| self.remove(field)).count()
     }
 
-    /// An estimate of the heap bytes held, for MEMORY USAGE (see [`super::memory`]).
+    /// An estimate of the heap bytes held, for MEMORY USAGE (see [`super::memory`]); the
+    /// hash itself sits in its key's entry.
     pub fn allocated_bytes(&self) -> usize {
         use super::memory::{btree_bytes, bytes_block, hashmap_bytes, heap_block};
-        let fields = match &self.repr {
-            Repr::Packed(p) => p.allocated_bytes(),
-            Repr::Table(t) => t.allocated_bytes(),
+        let fields = match self.view() {
+            View::Packed(p) => p.allocated_bytes(),
+            View::Table(t) => t.allocated_bytes(),
         };
-        let ttls = self.ttls.as_ref().map_or(0, |t| {
-            heap_block(std::mem::size_of::<FieldTtls>())
-                + hashmap_bytes(t.by_field.capacity(), std::mem::size_of::<(Bytes, u64)>())
+        let boxed = match &self.0 {
+            Form::Packed(_) => 0,
+            Form::Boxed(_) => heap_block(std::mem::size_of::<Boxed>()),
+        };
+        let ttls = self.ttls().map_or(0, |t| {
+            hashmap_bytes(t.by_field.capacity(), std::mem::size_of::<(Bytes, u64)>())
                 + btree_bytes(t.by_deadline.len(), std::mem::size_of::<(u64, Bytes)>())
                 + t.by_field.keys().map(bytes_block).sum::<usize>()
         });
-        fields + ttls
+        boxed + fields + ttls
     }
 
     fn convert_to_table(&mut self) {
-        if let Repr::Packed(packed) = &self.repr {
+        if let View::Packed(packed) = self.view() {
             let mut table = Table::default();
-            let mut entries = packed.iter();
-            while let (Some(f), Some(v)) = (entries.next(), entries.next()) {
-                table.insert(FieldValue::new(f.bytes, v.bytes));
-            }
-            self.repr = Repr::Table(table);
+            packed.for_each(|field, value| {
+                table.insert(FieldValue::new(field, value));
+            });
+            self.with_boxed(|boxed| boxed.repr = Repr::Table(table));
         }
     }
 
     /// Converts to the large form before a write of `new_fields` fields whose arguments
     /// (fields and values) are `args`, if Redis would (`hashTypeTryConversion`).
     pub fn prepare_for<'a>(&mut self, new_fields: usize, args: impl IntoIterator<Item = &'a [u8]>, limits: HashLimits) {
-        if !matches!(self.repr, Repr::Packed(_)) {
+        if !self.is_packed() {
             return;
         }
         if new_fields > limits.max_entries || args.into_iter().any(|a| a.len() > limits.max_value) {
@@ -490,41 +752,30 @@ impl Hash {
 
     /// The value of `field`.
     pub fn get(&self, field: &[u8]) -> Option<Bytes> {
-        match &self.repr {
-            Repr::Packed(p) => packed_find(p, field).map(|(_, value)| Bytes::copy_from_slice(value.bytes)),
-            Repr::Table(t) => t.get(field).map(|e| Bytes::copy_from_slice(e.value())),
+        match self.view() {
+            View::Packed(p) => p.get(field).map(Bytes::copy_from_slice),
+            View::Table(t) => t.get(field).map(|e| Bytes::copy_from_slice(e.value())),
         }
     }
 
     /// Whether `field` exists.
     pub fn contains(&self, field: &[u8]) -> bool {
-        match &self.repr {
-            Repr::Packed(p) => packed_find(p, field).is_some(),
-            Repr::Table(t) => t.get(field).is_some(),
+        match self.view() {
+            View::Packed(p) => p.get(field).is_some(),
+            View::Table(t) => t.get(field).is_some(),
         }
     }
 
     /// Sets `field` to `value`. Returns true if the field is new.
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: HashLimits) -> bool {
-        if matches!(self.repr, Repr::Packed(_)) && (field.len() > limits.max_value || value.len() > limits.max_value) {
+        if self.is_packed() && (field.len() > limits.max_value || value.len() > limits.max_value) {
             self.convert_to_table();
         }
-        let new = match &mut self.repr {
-            Repr::Packed(p) => match packed_find(p, field) {
-                Some((_, found)) => {
-                    let (start, end) = (found.start, found.end);
-                    p.replace(start, end, value);
-                    false
-                }
-                None => {
-                    p.push(field);
-                    p.push(value);
-                    true
-                }
-            },
-            Repr::Table(t) => t.insert(FieldValue::new(field, value)).is_none(),
+        let new = match self.view_mut() {
+            ViewMut::Packed(p) => p.set(field, value),
+            ViewMut::Table(t) => t.insert(FieldValue::new(field, value)).is_none(),
         };
-        if matches!(self.repr, Repr::Packed(_)) && self.len() > limits.max_entries {
+        if self.is_packed() && self.len() > limits.max_entries {
             self.convert_to_table();
         }
         self.set_field_expiry(field, None);
@@ -543,51 +794,33 @@ impl Hash {
 
     /// Removes `field`. Returns whether it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
-        if self.ttls.as_ref().is_some_and(|t| t.by_field.contains_key(field)) {
+        if self.ttls().is_some_and(|t| t.by_field.contains_key(field)) {
             self.set_field_expiry(field, None);
         }
-        match &mut self.repr {
-            Repr::Packed(p) => match packed_find(p, field) {
-                Some((start, found)) => {
-                    let end = found.end;
-                    p.remove_span(start, end, 2);
-                    true
-                }
-                None => false,
-            },
-            Repr::Table(t) => t.remove(field).is_some(),
+        match self.view_mut() {
+            ViewMut::Packed(p) => p.remove(field),
+            ViewMut::Table(t) => t.remove(field).is_some(),
         }
     }
 
     /// Every (field, value), in insertion order while compact, else in hash order.
     pub fn pairs(&self) -> Vec<(Bytes, Bytes)> {
-        match &self.repr {
-            Repr::Packed(p) => {
-                let mut out = Vec::with_capacity(p.len() / 2);
-                let mut entries = p.iter();
-                while let (Some(f), Some(v)) = (entries.next(), entries.next()) {
-                    out.push((Bytes::copy_from_slice(f.bytes), Bytes::copy_from_slice(v.bytes)));
-                }
+        match self.view() {
+            View::Packed(p) => {
+                let mut out = Vec::with_capacity(p.len());
+                p.for_each(|field, value| out.push((Bytes::copy_from_slice(field), Bytes::copy_from_slice(value))));
                 out
             }
-            Repr::Table(t) => t.iter().map(owned_pair).collect(),
+            View::Table(t) => t.iter().map(owned_pair).collect(),
         }
     }
 
     /// One (field, value) chosen at random.
     pub fn random_pair(&self) -> Option<(Bytes, Bytes)> {
-        match &self.repr {
-            Repr::Packed(p) => {
-                let n = p.len() / 2;
-                if n == 0 {
-                    return None;
-                }
-                let index = random_index(n);
-                let mut entries = p.iter().skip(2 * index);
-                let (f, v) = (entries.next()?, entries.next()?);
-                Some((Bytes::copy_from_slice(f.bytes), Bytes::copy_from_slice(v.bytes)))
-            }
-            Repr::Table(t) => t.near(rand::random()).map(owned_pair),
+        match self.view() {
+            View::Packed(p) if p.is_empty() => None,
+            View::Packed(p) => p.nth(random_index(p.len())),
+            View::Table(t) => t.near(rand::random()).map(owned_pair),
         }
     }
 
@@ -596,7 +829,7 @@ impl Hash {
         if self.is_empty() {
             return Vec::new();
         }
-        if let Repr::Packed(_) = &self.repr {
+        if self.is_packed() {
             let pairs = self.pairs();
             return (0..count).filter_map(|_| pairs.get(random_index(pairs.len())).cloned()).collect();
         }
@@ -616,9 +849,9 @@ impl Hash {
     /// One page of an `HSCAN` (see [`Table::scan`]); the compact form returns everything with
     /// cursor 0, as Redis does.
     pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<(Bytes, Bytes)>) {
-        match &self.repr {
-            Repr::Packed(_) => (0, self.pairs()),
-            Repr::Table(t) => {
+        match self.view() {
+            View::Packed(_) => (0, self.pairs()),
+            View::Table(t) => {
                 let (next, page) = t.scan(cursor, count);
                 (next, page.into_iter().map(owned_pair).collect())
             }
@@ -673,6 +906,49 @@ mod tests {
         assert!(!hash.remove(b"a"));
         assert_eq!(hash.len(), 1);
         assert_eq!(hash.encoding(), "listpack");
+    }
+
+    #[test]
+    fn packed_pairs_share_field_prefixes_and_match_an_ordered_model() {
+        let mut pairs = Pairs::default();
+        let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let fields = ["", "a", "ab", "member:000000000001", "member:000000000002", "member:00000000001", "member:1", "mem", "zz", "user:1000:name", "user:1000:email"];
+        for step in 0..4000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let field = fields[(x % fields.len() as u64) as usize].as_bytes();
+            if (x >> 20) % 3 == 0 {
+                let at = model.iter().position(|(f, _)| f == field);
+                assert_eq!(pairs.remove(field), at.is_some(), "step {step}");
+                if let Some(at) = at {
+                    model.remove(at);
+                }
+            } else {
+                let value = step.to_string().into_bytes();
+                let at = model.iter().position(|(f, _)| f == field);
+                assert_eq!(pairs.set(field, &value), at.is_none(), "step {step}");
+                match at {
+                    Some(at) => model[at].1 = value,
+                    None => model.push((field.to_vec(), value)),
+                }
+            }
+            let mut seen = Vec::new();
+            pairs.for_each(|f, v| seen.push((f.to_vec(), v.to_vec())));
+            assert_eq!(seen, model, "step {step}");
+            assert_eq!(pairs.len(), model.len());
+        }
+        for (field, value) in &model {
+            assert_eq!(pairs.get(field), Some(value.as_slice()));
+        }
+        // Ten `member:%012d` fields with 5-byte values: 26 bytes for the first pair, 9 after.
+        let mut bench = Pairs::default();
+        for i in 0..10 {
+            bench.set(format!("member:{i:012}").as_bytes(), b"value");
+        }
+        assert_eq!(bench.0.body().len(), 26 + 9 * 9);
+        assert_eq!(bench.nth(3), Some((Bytes::from("member:000000000003"), Bytes::from("value"))));
     }
 
     #[test]

@@ -74,9 +74,9 @@ pub fn value_bytes(value: &Value) -> usize {
         },
         Value::List(l) => heap_block(std::mem::size_of::<super::list::List>()) + l.allocated_bytes(),
         Value::Stream(s) => heap_block(std::mem::size_of::<super::stream::Stream>()) + s.memory(),
-        Value::Hash(h) => heap_block(std::mem::size_of::<super::hash::Hash>()) + h.allocated_bytes(),
+        Value::Hash(h) => h.allocated_bytes(),
         Value::Set(s) => heap_block(std::mem::size_of::<super::set::Set>()) + s.allocated_bytes(),
-        Value::ZSet(z) => heap_block(std::mem::size_of::<super::zset::ZSet>()) + z.allocated_bytes(),
+        Value::ZSet(z) => z.allocated_bytes(),
     }
 }
 

@@ -11,6 +11,7 @@
 //! Deadlines live beside the entries in a deadline-ordered index, so the active expiry cycle
 //! visits exactly the keys that are due, in order, without sampling.
 
+mod block;
 mod db;
 mod ordered;
 pub mod expire;

@@ -1,9 +1,10 @@
 //! The values a key can hold.
 //!
 //! A [`Value`] is 24 bytes, so that a key's node in the index stays small: strings of up to
-//! [`SHORT_MAX`] bytes sit inline, longer ones in one exact-size block, and the other types
-//! behind a `Box` (their headers are 40-56 bytes, and a key holding one already owns
-//! allocations of its own).
+//! [`SHORT_MAX`] bytes sit inline, longer ones in one exact-size block; hashes and sorted sets
+//! are 16-byte handles whose compact form is a single block (small ones are many, and a box
+//! would add a block to each), and the other types sit behind a `Box` (their headers are 40-56
+//! bytes, and a key holding one already owns allocations of its own).
 
 use bytes::Bytes;
 
@@ -23,11 +24,11 @@ pub enum Value {
     /// A stream (see [`super::stream`] for its block layout).
     Stream(Box<super::stream::Stream>),
     /// A hash (see [`super::hash`] for its compact and hashed forms).
-    Hash(Box<super::hash::Hash>),
+    Hash(super::hash::Hash),
     /// A set (see [`super::set`] for its intset, compact and hashed forms).
     Set(Box<super::set::Set>),
     /// A sorted set (see [`super::zset`] for its skip list).
-    ZSet(Box<super::zset::ZSet>),
+    ZSet(super::zset::ZSet),
 }
 
 impl Value {
@@ -213,6 +214,9 @@ mod tests {
     fn values_stay_24_bytes() {
         assert_eq!(std::mem::size_of::<StringValue>(), 24);
         assert_eq!(std::mem::size_of::<Value>(), 24);
+        // Hashes and sorted sets sit in the value unboxed (see the module docs).
+        assert_eq!(std::mem::size_of::<super::super::hash::Hash>(), 16);
+        assert_eq!(std::mem::size_of::<super::super::zset::ZSet>(), 16);
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //!
 //! # Layout
 //! A [`ZSet`] has two forms, as in Redis:
-//! - `listpack` (compact): one byte vector of entries `score (f64, 8 bytes LE) | varint(len) |
-//!   member`, kept sorted by `(score, member)`, while the set has at most
-//!   `zset-max-listpack-entries` members of at most `zset-max-listpack-value` bytes. Every
-//!   operation is a linear walk, cheaper than pointer chasing for the ~128 short entries it
-//!   holds, and a member costs its bytes plus 9 or 10, with no allocation of its own.
+//! - `listpack` (compact): one exact-size block of entries `score | varint(len) | member`,
+//!   kept sorted by `(score, member)`, while the set has at most `zset-max-listpack-entries`
+//!   members of at most `zset-max-listpack-value` bytes; whole-number scores take 1-8 bytes,
+//!   others 9 (`zset/packed.rs`). Every operation is a linear walk, cheaper than pointer
+//!   chasing for the ~128 short entries it holds, and a member costs its bytes plus 2-10,
+//!   with no allocation of its own. A [`ZSet`] is 16 bytes, held unboxed in its key's entry.
 //! - `skiplist` (large): a [`SkipList`] ordered by `(score, member bytes)` with a member
 //!   index beside it (O(1) `ZSCORE`, `ZADD` conflict checks) that stores node numbers, not
 //!   members: each member is stored once, in its node.
@@ -22,11 +23,12 @@
 //! the name always says what the storage is. As in Redis's listpack, a `-0` score is stored
 //! as `0` while the set is compact.
 
+mod packed;
 mod skiplist;
 
+use packed::{Packed, PackedIter};
 pub use skiplist::{Iter, SkipList};
 
-use super::varint::{read_varint, write_varint};
 use bytes::Bytes;
 
 /// When a small sorted set stops being reported as `listpack` (`zset-max-listpack-*`).
@@ -58,94 +60,6 @@ pub enum AddOutcome {
     Updated,
     /// Nothing changed.
     Unchanged,
-}
-
-// ---------------------------------------------------------------------------------------
-// The compact form
-// ---------------------------------------------------------------------------------------
-
-/// Bytes of the score at the head of a packed entry.
-const SCORE_BYTES: usize = 8;
-
-/// Members and scores packed back to back in one byte vector, ordered by `(score, member)`;
-/// each entry is `score (f64, 8 bytes little-endian) | varint(member length) | member`.
-#[derive(Debug, Clone, Default)]
-struct Packed {
-    data: Vec<u8>,
-    count: usize,
-}
-
-/// One entry of a [`Packed`] set: where it lies, its score and member.
-#[derive(Debug, Clone, Copy)]
-struct PackedEntry<'a> {
-    start: usize,
-    end: usize,
-    score: f64,
-    member: &'a [u8],
-}
-
-/// The entries of a [`Packed`] set in ascending order.
-struct PackedIter<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Iterator for PackedIter<'a> {
-    type Item = PackedEntry<'a>;
-
-    fn next(&mut self) -> Option<PackedEntry<'a>> {
-        let start = self.pos;
-        let score_bytes: [u8; SCORE_BYTES] = self.data.get(start..start + SCORE_BYTES)?.try_into().ok()?;
-        let (len, used) = read_varint(self.data, start + SCORE_BYTES)?;
-        let begin = start + SCORE_BYTES + used;
-        let member = self.data.get(begin..begin + len)?;
-        self.pos = begin + len;
-        Some(PackedEntry { start, end: self.pos, score: f64::from_le_bytes(score_bytes), member })
-    }
-}
-
-
-impl Packed {
-    fn iter(&self) -> PackedIter<'_> {
-        PackedIter { data: &self.data, pos: 0 }
-    }
-
-    fn find(&self, member: &[u8]) -> Option<PackedEntry<'_>> {
-        self.iter().find(|e| e.member == member)
-    }
-
-    /// Inserts `(score, member)`, which must not be present, at its place in the order.
-    fn insert(&mut self, score: f64, member: &[u8]) {
-        let at = self.iter().find(|e| sorts_before(score, member, e.score, e.member)).map_or(self.data.len(), |e| e.start);
-        let mut entry = Vec::with_capacity(SCORE_BYTES + 2 + member.len());
-        entry.extend_from_slice(&score.to_le_bytes());
-        write_varint(&mut entry, member.len());
-        entry.extend_from_slice(member);
-        // Grow by exactly one entry, as a listpack reallocates: small sets are many, and a
-        // doubling buffer would waste up to half of each.
-        self.data.reserve_exact(entry.len());
-        self.data.splice(at..at, entry);
-        self.count += 1;
-    }
-
-    fn remove(&mut self, start: usize, end: usize) {
-        if start <= end && end <= self.data.len() {
-            self.data.drain(start..end);
-            self.count -= 1;
-        }
-    }
-
-    /// `count` entries from rank `first`, ascending, or descending when `rev`.
-    fn run(&self, first: usize, rev: bool, count: usize) -> Vec<(Bytes, f64)> {
-        let owned = |e: PackedEntry<'_>| (Bytes::copy_from_slice(e.member), e.score);
-        if rev {
-            let mut head: Vec<PackedEntry<'_>> = self.iter().take(first + 1).collect();
-            head.reverse();
-            head.into_iter().take(count).map(owned).collect()
-        } else {
-            self.iter().skip(first).take(count).map(owned).collect()
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -204,7 +118,7 @@ impl ZSet {
     /// How many members it holds.
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Packed(p) => p.count,
+            Repr::Packed(p) => p.len(),
             Repr::Skip(s) => s.len(),
         }
     }
@@ -270,7 +184,7 @@ impl ZSet {
                     packed.insert(score, member);
                     return AddOutcome::Updated;
                 }
-                None if packed.count < limits.max_entries && member.len() <= limits.max_value => {
+                None if packed.len() < limits.max_entries && member.len() <= limits.max_value => {
                     packed.insert(score, member);
                     return AddOutcome::Added;
                 }
@@ -405,15 +319,8 @@ impl ZSet {
         let fits = self.len() <= limits.max_entries && self.max_member_len() <= limits.max_value;
         match (&self.repr, fits) {
             (Repr::Skip(skip), true) => {
-                let mut packed = Packed::default();
-                for (score, member) in skip.iter() {
-                    // Appending in order keeps the packed order; -0 reads back as 0 as above.
-                    let score = if score == 0.0 { 0.0 } else { score };
-                    packed.data.extend_from_slice(&score.to_le_bytes());
-                    write_varint(&mut packed.data, member.len());
-                    packed.data.extend_from_slice(member);
-                    packed.count += 1;
-                }
+                // In order, so the packed order holds; -0 reads back as 0 as above.
+                let packed = Packed::from_sorted(skip.iter().map(|(score, member)| (if score == 0.0 { 0.0 } else { score }, member)));
                 self.repr = Repr::Packed(packed);
             }
             (Repr::Packed(_), false) => self.convert_to_skiplist(),
@@ -425,7 +332,7 @@ impl ZSet {
     /// [`crate::keyspace::memory`] for the method.
     pub fn allocated_bytes(&self) -> usize {
         match &self.repr {
-            Repr::Packed(p) => p.data.capacity(),
+            Repr::Packed(p) => p.allocated_bytes(),
             Repr::Skip(s) => super::memory::heap_block(std::mem::size_of::<SkipList>()) + s.allocated_bytes(),
         }
     }
