@@ -257,29 +257,43 @@ impl Pairs {
         PairWalk { data: self.0.body(), pos: 0, left: self.len(), field: Vec::new() }
     }
 
-    /// The value of `field`.
-    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
-        let mut walk = self.walk();
-        while let Some(pair) = walk.next_pair() {
-            if walk.field == field {
-                return Some(pair.value);
+    /// The pair whose field is `field`, found without rebuilding fields: `matched` is how
+    /// many leading bytes `field` has in common with the field just read, and a field that
+    /// keeps more of the one before it than `matched` cannot be `field`.
+    fn find(&self, field: &[u8]) -> Option<PairAt<'_>> {
+        let data = self.0.body();
+        let (mut pos, mut matched) = (0, 0);
+        for _ in 0..self.len() {
+            let pair = read_pair(data, pos)?;
+            if pair.shared <= matched {
+                let rest = field.get(pair.shared..).unwrap_or_default();
+                matched = pair.shared + rest.iter().zip(pair.suffix).take_while(|(a, b)| a == b).count();
+                if matched == field.len() && pair.suffix.len() == rest.len() {
+                    return Some(pair);
+                }
             }
+            pos = pair.end;
         }
         None
     }
 
+    /// The value of `field`.
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        self.find(field).map(|pair| pair.value)
+    }
+
     /// Sets `field` to `value`; returns whether the field is new.
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        let mut walk = self.walk();
         let mut encoded = Vec::with_capacity(field.len() + value.len() + 4);
-        while let Some(pair) = walk.next_pair() {
-            if walk.field == field {
-                write_value(&mut encoded, value);
-                let (start, end) = (pair.value_start, pair.end);
-                self.0.splice(start, end, &encoded, self.len());
-                return false;
-            }
+        if let Some(pair) = self.find(field) {
+            write_value(&mut encoded, value);
+            let (start, end) = (pair.value_start, pair.end);
+            self.0.splice(start, end, &encoded, self.len());
+            return false;
         }
+        // A new field goes last, written against the last field.
+        let mut walk = self.walk();
+        while walk.next_pair().is_some() {}
         write_field(&mut encoded, &walk.field, field);
         write_value(&mut encoded, value);
         self.0.append(&encoded, self.len() + 1);
@@ -938,6 +952,10 @@ mod tests {
             pairs.for_each(|f, v| seen.push((f.to_vec(), v.to_vec())));
             assert_eq!(seen, model, "step {step}");
             assert_eq!(pairs.len(), model.len());
+            for f in fields {
+                let expected = model.iter().find(|(m, _)| m == f.as_bytes()).map(|(_, v)| v.as_slice());
+                assert_eq!(pairs.get(f.as_bytes()), expected, "step {step} {f}");
+            }
         }
         for (field, value) in &model {
             assert_eq!(pairs.get(field), Some(value.as_slice()));
