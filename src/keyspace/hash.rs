@@ -902,7 +902,7 @@ pub fn distinct_sample<T>(mut items: Vec<T>, count: usize) -> Vec<T> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use std::collections::HashMap;
 
@@ -933,7 +933,7 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let field = fields[(x % fields.len() as u64) as usize].as_bytes();
-            if (x >> 20) % 3 == 0 {
+            if (x >> 20).is_multiple_of(3) {
                 let at = model.iter().position(|(f, _)| f == field);
                 assert_eq!(pairs.remove(field), at.is_some(), "step {step}");
                 if let Some(at) = at {
