@@ -228,13 +228,7 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     // A new stream is logged whole when it becomes durable (persist::collect).
     if !created {
-        crate::persist::record(ctx.keyspace, db, key, |s| {
-            let mut records = vec![hooks::entry_added(id, &fields)];
-            if trimmed > 0 {
-                records.push(hooks::trimmed(s));
-            }
-            records
-        });
+        crate::persist::record_entry(ctx.keyspace, db, key, id, &fields, trimmed > 0);
     }
     ctx.notify('t', "xadd", key);
     if trimmed > 0 {

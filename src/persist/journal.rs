@@ -41,6 +41,9 @@ use std::thread::JoinHandle;
 #[derive(Debug, Clone)]
 struct Durable {
     handle: u64,
+    /// Where its active segment is in [`Journal::files`] (`usize::MAX`: none, creating it
+    /// failed).
+    slot: usize,
     active_index: u64,
     active_bytes: u64,
     /// Sealed segments, oldest first: index and the last entry ID added in each.
@@ -82,10 +85,17 @@ pub struct Journal {
     storage: Arc<dyn Storage>,
     /// The data directory.
     root: PathBuf,
-    /// The active segment of every durable stream, by handle.
-    files: HashMap<u64, SegmentWriter>,
-    /// Handles whose segment buffer holds records not written yet.
-    dirty: Vec<u64>,
+    /// The active segment of every durable stream with its handle, by slot ([`Durable::slot`]:
+    /// an index, so a command finds its file without hashing).
+    files: Vec<Option<(u64, SegmentWriter)>>,
+    /// Free places in `files`.
+    free_slots: Vec<usize>,
+    /// Recovered streams' segments until [`Journal::adopt`] gives each a slot.
+    reopened: HashMap<u64, SegmentWriter>,
+    /// Slots whose segment buffer holds records not written yet.
+    dirty: Vec<usize>,
+    /// How many streams have `rolled` set: retention is checked only when some have.
+    unchecked_rolls: usize,
     /// Whether a connection batch is running: records wait in the buffers for its end.
     batch: bool,
     /// What the last recovery found.
@@ -108,8 +118,11 @@ impl Journal {
             seq: 0,
             storage,
             root,
-            files,
+            files: Vec::new(),
+            free_slots: Vec::new(),
+            reopened: files,
             dirty: Vec::new(),
+            unchecked_rolls: 0,
             batch: false,
             last_recovery: report,
             tiering: None,
@@ -131,11 +144,32 @@ impl Journal {
         }
     }
 
+    /// Puts a stream's active segment in a free slot.
+    fn add_file(&mut self, handle: u64, file: SegmentWriter) -> usize {
+        match self.free_slots.pop() {
+            Some(slot) => {
+                if let Some(place) = self.files.get_mut(slot) {
+                    *place = Some((handle, file));
+                }
+                slot
+            }
+            None => {
+                self.files.push(Some((handle, file)));
+                self.files.len() - 1
+            }
+        }
+    }
+
+    /// The active segment in `slot`.
+    fn file(&mut self, slot: usize) -> Option<&mut SegmentWriter> {
+        self.files.get_mut(slot).and_then(Option::as_mut).map(|(_, f)| f)
+    }
+
     /// Writes the buffered records and hands the fsync thread the dirty files and `op`.
     fn write_out(&mut self, op: Option<Op>) {
         let mut written = 0;
-        for handle in &self.dirty {
-            if let Some(file) = self.files.get_mut(handle) {
+        for slot in &self.dirty {
+            if let Some(Some((_, file))) = self.files.get_mut(*slot) {
                 match file.flush() {
                     Ok(n) => written += n,
                     Err(e) => self.writer.fail(&format!("segment write failed: {e}")),
@@ -144,7 +178,7 @@ impl Journal {
         }
         self.writer.stats.bytes_on_disk.fetch_add(written, std::sync::atomic::Ordering::Relaxed);
         let files = &self.files;
-        self.writer.wrote(self.seq, self.dirty.iter().filter_map(|h| files.get(h).map(|f| (*h, f.syncer()))), op);
+        self.writer.wrote(self.seq, self.dirty.iter().filter_map(|slot| files.get(*slot).and_then(Option::as_ref).map(|(h, f)| (*h, f.syncer()))), op);
         self.dirty.clear();
     }
 
@@ -155,10 +189,10 @@ impl Journal {
         self.write_out(Some(op));
     }
 
-    /// Notes that `handle`'s buffer has records to write.
-    fn mark(&mut self, handle: u64) {
-        if !self.dirty.contains(&handle) {
-            self.dirty.push(handle);
+    /// Notes that `slot`'s buffer has records to write.
+    fn mark(&mut self, slot: usize) {
+        if !self.dirty.contains(&slot) {
+            self.dirty.push(slot);
         }
     }
 
@@ -171,7 +205,12 @@ impl Journal {
 
     /// Registers a recovered stream (its files are already there).
     pub(super) fn adopt(&mut self, db: usize, rec: &RecoveredStream) {
-        let durable = Durable { handle: rec.handle, active_index: rec.active.0.index, active_bytes: rec.active.1, sealed: rec.sealed.iter().copied().collect(), cold: rec.cold.clone(), sealed_bytes: HashMap::new(), rolled: true, expires_at: rec.expires_at };
+        let slot = match self.reopened.remove(&rec.handle) {
+            Some(file) => self.add_file(rec.handle, file),
+            None => usize::MAX,
+        };
+        self.unchecked_rolls += 1;
+        let durable = Durable { handle: rec.handle, slot, active_index: rec.active.0.index, active_bytes: rec.active.1, sealed: rec.sealed.iter().copied().collect(), cold: rec.cold.clone(), sealed_bytes: HashMap::new(), rolled: true, expires_at: rec.expires_at };
         self.slot(db).insert(rec.key.clone(), durable);
     }
 
@@ -193,11 +232,18 @@ impl Journal {
     /// Checked only after a segment rolled (or once after recovery), so it costs nothing per
     /// command; see [`super::retention`].
     pub fn retention_cut(&mut self, db: usize, key: &[u8], now_ms: u64) -> Option<StreamId> {
+        if self.unchecked_rolls == 0 {
+            return None;
+        }
         let settings = self.tiering.as_ref().map(|t| t.settings.clone())?;
         let policy = super::retention::RetentionPolicy { max_age_ms: settings.retention_ms(), max_bytes: settings.retention_bytes() };
         let segment_size = self.segment_size;
         let d = self.streams.get_mut(db).and_then(|m| m.get_mut(key))?;
-        if !std::mem::take(&mut d.rolled) || policy.is_off() {
+        if !std::mem::take(&mut d.rolled) {
+            return None;
+        }
+        self.unchecked_rolls = self.unchecked_rolls.saturating_sub(1);
+        if policy.is_off() {
             return None;
         }
         d.sealed_bytes.retain(|index, _| d.sealed.iter().any(|(i, _)| i == index));
@@ -239,23 +285,49 @@ impl Journal {
     /// Logs a command's records for durable stream `key`; rolls the segment when it is full
     /// (the new one starts with a state snapshot) and drops sealed segments a trim emptied.
     pub fn log(&mut self, db: usize, key: &[u8], stream: &Stream, records: &[Record]) {
+        self.log_with(db, key, stream, |buffer| {
+            let mut min_kept = None;
+            for record in records {
+                record.encode_into(buffer);
+                if let Record::Trimmed { min_kept: m } = record {
+                    min_kept = Some(*m);
+                }
+            }
+            min_kept
+        });
+    }
+
+    /// Logs XADD's records (the entry, and the trim if `trimmed`) for durable stream `key`,
+    /// encoded from the borrowed fields: [`Journal::log`] without building records.
+    pub fn log_entry(&mut self, db: usize, key: &[u8], stream: &Stream, id: StreamId, fields: &[(Bytes, Bytes)], trimmed: bool) {
+        self.log_with(db, key, stream, |buffer| {
+            Record::encode_entry_added(id, fields, buffer);
+            if !trimmed {
+                return None;
+            }
+            let record = hooks::trimmed(stream);
+            record.encode_into(buffer);
+            match record {
+                Record::Trimmed { min_kept } => Some(min_kept),
+                _ => None,
+            }
+        });
+    }
+
+    /// [`Journal::log`] with `encode` writing the records into the segment buffer and
+    /// returning the lowest ID kept if they include a trim.
+    fn log_with(&mut self, db: usize, key: &[u8], stream: &Stream, encode: impl FnOnce(&mut Vec<u8>) -> Option<StreamId>) {
         let segment_size = self.segment_size;
         let Some(d) = self.streams.get_mut(db).and_then(|m| m.get_mut(key)) else { return };
-        let handle = d.handle;
+        let (handle, slot) = (d.handle, d.slot);
         self.seq += 1;
-        let Some(file) = self.files.get_mut(&handle) else { return };
+        let Some(Some((_, file))) = self.files.get_mut(slot) else { return };
         let buffer = file.buffer();
         let before = buffer.len();
-        let mut min_kept = None;
-        for record in records {
-            record.encode_into(buffer);
-            if let Record::Trimmed { min_kept: m } = record {
-                min_kept = Some(*m);
-            }
-        }
+        let min_kept = encode(buffer);
         d.active_bytes += (buffer.len() - before) as u64;
-        if !self.dirty.contains(&handle) {
-            self.dirty.push(handle);
+        if !self.dirty.contains(&slot) {
+            self.dirty.push(slot);
         }
         let cold = d.cold.clone();
         let mut drop_below = None;
@@ -272,6 +344,9 @@ impl Journal {
         if roll {
             d.sealed.push_back((d.active_index, last_entry_before(stream)));
             d.sealed_bytes.insert(d.active_index, d.active_bytes);
+            if !d.rolled {
+                self.unchecked_rolls += 1;
+            }
             d.rolled = true;
             d.active_index += 1;
         }
@@ -280,7 +355,7 @@ impl Journal {
                 self.push_op(Op::DropSegments { dir: stream_dir(&self.root, handle), below });
         }
         if roll {
-            self.roll(db, key, handle, stream, expires_at);
+            self.roll(db, key, slot, stream, expires_at);
         }
         self.flush_unless_batch();
         if let Some(cold) = cold {
@@ -290,9 +365,9 @@ impl Journal {
 
     /// Seals `handle`'s active segment (written and synced) and starts the next one with a
     /// snapshot of the stream's state.
-    fn roll(&mut self, db: usize, key: &[u8], handle: u64, stream: &Stream, expires_at: Option<u64>) {
+    fn roll(&mut self, db: usize, key: &[u8], slot: usize, stream: &Stream, expires_at: Option<u64>) {
         let stats = &self.writer.stats;
-        let Some(file) = self.files.get_mut(&handle) else { return };
+        let Some(Some((_, file))) = self.files.get_mut(slot) else { return };
         let result = file.flush().and_then(|n| {
             stats.bytes_on_disk.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
             file.roll()
@@ -315,7 +390,7 @@ impl Journal {
         if let Some(d) = self.streams.get_mut(db).and_then(|m| m.get_mut(key)) {
             d.active_bytes = active_bytes;
         }
-        self.mark(handle);
+        self.mark(slot);
     }
 
     /// The cold tier to attach to durable stream `key` (created on first use), or `None` if
@@ -361,6 +436,7 @@ impl Journal {
         let key = Bytes::copy_from_slice(key);
         let db32 = u32::try_from(db).unwrap_or(u32::MAX);
         let mut active_bytes = 0;
+        let mut slot = usize::MAX;
         match SegmentWriter::create(self.storage.clone(), stream_dir(&self.root, handle), db32, key.clone(), 0) {
             Ok(mut file) => {
                 let stats = &self.writer.stats;
@@ -375,12 +451,12 @@ impl Journal {
                 }
                 let buffered = buffer.len() as u64;
                 active_bytes = file.len() + buffered;
-                self.files.insert(handle, file);
-                self.mark(handle);
+                slot = self.add_file(handle, file);
+                self.mark(slot);
             }
             Err(e) => self.writer.fail(&format!("cannot create the segment of '{}': {e}", String::from_utf8_lossy(&key))),
         }
-        let durable = Durable { handle, active_index: 0, active_bytes, sealed: VecDeque::new(), cold: None, sealed_bytes: HashMap::new(), rolled: false, expires_at };
+        let durable = Durable { handle, slot, active_index: 0, active_bytes, sealed: VecDeque::new(), cold: None, sealed_bytes: HashMap::new(), rolled: false, expires_at };
         self.slot(db).insert(key, durable);
         // The new folder's name must survive a crash too.
         self.push_op(Op::SyncDir { path: self.root.join(STREAMS_DIR) });
@@ -389,14 +465,20 @@ impl Journal {
     /// Records that durable stream `key` was deleted, and removes its files.
     pub fn drop_stream(&mut self, db: usize, key: &[u8]) {
         let Some(d) = self.streams.get_mut(db).and_then(|m| m.remove(key)) else { return };
+        if d.rolled {
+            self.unchecked_rolls = self.unchecked_rolls.saturating_sub(1);
+        }
         self.seq += 1;
-        let Some(file) = self.files.get_mut(&d.handle) else { return };
+        let Some(file) = self.file(d.slot) else { return };
         Record::StreamDeleted.encode_into(file.buffer());
         let active = file.syncer().clone();
-        self.mark(d.handle);
+        self.mark(d.slot);
         // The "deleted" record is written before the folder's removal is queued.
         self.push_op(Op::Remove { dir: stream_dir(&self.root, d.handle), active });
-        self.files.remove(&d.handle);
+        if let Some(place) = self.files.get_mut(d.slot) {
+            *place = None;
+            self.free_slots.push(d.slot);
+        }
     }
 
     /// Drops every durable stream of `db` (FLUSHDB, FLUSHALL).

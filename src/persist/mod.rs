@@ -56,7 +56,7 @@ pub use recovery::RecoveryReport;
 pub use segment::{SegmentInfo, SegmentReader, SegmentWriter};
 pub use writer::Ticket;
 
-use crate::keyspace::stream::Stream;
+use crate::keyspace::stream::{Stream, StreamId};
 use crate::keyspace::{Keyspace, StreamChange, Value};
 use bytes::Bytes;
 use std::fmt;
@@ -372,11 +372,27 @@ pub fn active(keyspace: &Keyspace) -> bool {
 /// new state and the command's outcome into records. Costs one branch when durability is off
 /// or the stream is not durable.
 pub fn record(keyspace: &mut Keyspace, db: usize, key: &[u8], build: impl FnOnce(&Stream) -> Vec<Record>) {
+    log_with(keyspace, db, key, |journal, stream| {
+        let records = build(stream);
+        if !records.is_empty() {
+            journal.log(db, key, stream, &records);
+        }
+    });
+}
+
+/// XADD's [`record`]: the entry `id` with `fields` (and a trim record if `trimmed`), encoded
+/// straight from the borrowed fields into the segment buffer.
+pub fn record_entry(keyspace: &mut Keyspace, db: usize, key: &[u8], id: StreamId, fields: &[(Bytes, Bytes)], trimmed: bool) {
+    log_with(keyspace, db, key, |journal, stream| journal.log_entry(db, key, stream, id, fields, trimmed));
+}
+
+/// Runs `log` with the journal and durable stream `key`, after snapshotting streams inserted
+/// earlier (if that snapshot was this stream's, it already holds the change), then applies
+/// retention.
+fn log_with(keyspace: &mut Keyspace, db: usize, key: &[u8], log: impl FnOnce(&mut journal::Journal, &Stream)) {
     if keyspace.persist.is_none() {
         return;
     }
-    // A stream inserted earlier (new key, RENAME, ...) is snapshotted first; if that was this
-    // one, the snapshot already holds this command's change.
     let snapshotted = collect(keyspace);
     if snapshotted.iter().any(|(d, k)| *d == db && k.as_ref() == key) {
         return;
@@ -385,10 +401,7 @@ pub fn record(keyspace: &mut Keyspace, db: usize, key: &[u8], build: impl FnOnce
     if journal.is_durable(db, key) {
         let now = keyspace.now_ms();
         if let Some(Value::Stream(stream)) = keyspace.db(db).peek(key, now).map(|e| &e.value) {
-            let records = build(stream);
-            if !records.is_empty() {
-                journal.log(db, key, stream, &records);
-            }
+            log(&mut journal, stream);
         }
         apply_retention(keyspace, &mut journal, db, key, now);
     }
@@ -416,6 +429,11 @@ fn apply_retention(keyspace: &mut Keyspace, journal: &mut journal::Journal, db: 
 /// records and snapshots. Runs after every command and before every [`record`]. Returns the
 /// streams it snapshotted.
 pub fn collect(keyspace: &mut Keyspace) -> Vec<(usize, Bytes)> {
+    // The common case, checked without `dbs_mut` (which would mark every database touched
+    // for the expiry notifications that follow each command).
+    if keyspace.persist.is_none() || !keyspace.dbs().any(|(_, db)| db.has_stream_changes()) {
+        return Vec::new();
+    }
     let Some(mut journal) = keyspace.persist.take() else { return Vec::new() };
     let mut snapshotted = Vec::new();
     let now = keyspace.now_ms();
