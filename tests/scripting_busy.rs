@@ -77,3 +77,45 @@ async fn blocking_commands_answer_at_once_inside_a_script() {
     assert_eq!(raw.call(&[b"EVAL", b"return redis.call('blpop', 'empty', 0)", b"0"]).await, b"$-1\r\n");
     assert_eq!(raw.call(&[b"PING"]).await, b"+PONG\r\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn function_stats_shows_the_running_function_to_another_client() {
+    let server = common::start().await;
+    let mut admin = server.raw().await;
+    assert_eq!(admin.call(&[b"CONFIG", b"SET", b"busy-reply-threshold", b"50"]).await, b"+OK\r\n");
+    let library = "#!lua name=spin\nredis.register_function('spin', function(keys, args) while true do end end)";
+    assert_eq!(admin.call(&[b"FUNCTION", b"LOAD", library.as_bytes()]).await, b"$4\r\nspin\r\n");
+    let mut runner = server.raw().await;
+    runner.send_command(&[b"fcall", b"SPIN", b"1", b"k", b"arg"]).await;
+    let mut other = server.raw().await;
+    wait_for_busy(&mut other, &busy_reply("FUNCTION")).await;
+    let stats = String::from_utf8(other.call(&[b"FUNCTION", b"STATS"]).await).unwrap();
+    let running = "*4\r\n$14\r\nrunning_script\r\n*6\r\n$4\r\nname\r\n$4\r\nspin\r\n$7\r\ncommand\r\n*5\r\n$5\r\nfcall\r\n$4\r\nSPIN\r\n$1\r\n1\r\n$1\r\nk\r\n$3\r\narg\r\n$11\r\nduration_ms\r\n:";
+    let engines = "\r\n$7\r\nengines\r\n*2\r\n$3\r\nLUA\r\n*4\r\n$15\r\nlibraries_count\r\n:1\r\n$15\r\nfunctions_count\r\n:1\r\n";
+    let duration = stats.strip_prefix(running).and_then(|rest| rest.strip_suffix(engines)).expect(&stats);
+    assert!(duration.parse::<u64>().unwrap() >= 50, "{stats}");
+    // Arity is checked before the busy state, as in Redis.
+    assert_eq!(
+        other.call(&[b"FUNCTION", b"STATS", b"x"]).await,
+        b"-ERR wrong number of arguments for 'function|stats' command\r\n"
+    );
+    assert_eq!(other.call(&[b"FUNCTION", b"KILL"]).await, b"+OK\r\n");
+    assert!(runner.read_reply().await.unwrap().starts_with(b"-ERR Script killed by user with FUNCTION KILL..."));
+    let idle = "*4\r\n$14\r\nrunning_script\r\n$-1\r\n";
+    assert!(String::from_utf8(other.call(&[b"FUNCTION", b"STATS"]).await).unwrap().starts_with(idle));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn function_stats_is_busy_while_an_eval_script_runs() {
+    let server = common::start().await;
+    let mut admin = server.raw().await;
+    assert_eq!(admin.call(&[b"CONFIG", b"SET", b"busy-reply-threshold", b"50"]).await, b"+OK\r\n");
+    let mut runner = server.raw().await;
+    runner.send_command(&[b"EVAL", b"while true do end", b"0"]).await;
+    let mut other = server.raw().await;
+    wait_for_busy(&mut other, &busy_reply("SCRIPT")).await;
+    assert_eq!(other.call(&[b"FUNCTION", b"STATS"]).await, busy_reply("SCRIPT"));
+    assert_eq!(other.call(&[b"NOSUCH"]).await, b"-ERR unknown command 'NOSUCH', with args beginning with: \r\n");
+    assert_eq!(other.call(&[b"SCRIPT", b"KILL"]).await, b"+OK\r\n");
+    assert!(runner.read_reply().await.unwrap().starts_with(b"-ERR Script killed by user with SCRIPT KILL..."));
+}

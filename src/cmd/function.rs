@@ -40,7 +40,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply {
     if read_only && !function.flags.no_writes {
         return Reply::error("ERR Can not execute a script with write flag using *_ro command.");
     }
-    registry.call(ctx, function, keys, argv, read_only)
+    registry.call(ctx, function, args, keys, argv, read_only)
 }
 
 /// `FCALL function numkeys [key ...] [arg ...]`: calls a function with its keys and arguments.
@@ -184,24 +184,13 @@ fn function_restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
 }
 
-/// `FUNCTION STATS`: the running function (always none here: while one runs, other clients
-/// wait for it or get `-BUSY`) and, per engine, the library and function counts.
+/// `FUNCTION STATS`: the running function and, per engine, the library and function counts.
+/// Run with the keyspace lock, no function is running (`running_script` is null); while one
+/// runs past `busy-reply-threshold` the connection answers it without the lock, showing the
+/// function (see [`crate::scripting::busy::busy_reply`]).
 fn function_stats(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> Reply {
     let registry = ctx.shared.scripting.functions.lock();
-    let count = |n: usize| Reply::Integer(i64::try_from(n).unwrap_or(i64::MAX));
-    Reply::Map(vec![
-        (Reply::bulk("running_script"), Reply::Null),
-        (
-            Reply::bulk("engines"),
-            Reply::Map(vec![(
-                Reply::bulk("LUA"),
-                Reply::Map(vec![
-                    (Reply::bulk("libraries_count"), count(registry.library_count())),
-                    (Reply::bulk("functions_count"), count(registry.function_count())),
-                ]),
-            )]),
-        ),
-    ])
+    crate::scripting::functions::stats_reply(None, registry.library_count(), registry.function_count())
 }
 
 /// `FUNCTION KILL`: stops the running function if it has not written. With the keyspace lock

@@ -10,7 +10,7 @@ use crate::keyspace::Keyspace;
 use crate::resp::Reply;
 use crate::server::Shared;
 use bytes::Bytes;
-use parking_lot::MutexGuard;
+use parking_lot::{Mutex, MutexGuard};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,6 +51,23 @@ pub struct Busy {
     wrote: AtomicBool,
     /// The origin of `started`.
     epoch: Instant,
+    /// The running function, for FUNCTION STATS from other clients while it is busy (EVAL
+    /// scripts leave it empty: Redis answers FUNCTION STATS with -BUSY during those).
+    function: Mutex<Option<RunningFunction>>,
+}
+
+/// What FUNCTION STATS shows of a function that runs (its `running_script`), and the library
+/// counts it shows with it (the registry itself stays locked while the function runs).
+#[derive(Debug, Clone)]
+pub struct RunningFunction {
+    /// The function's name.
+    pub name: String,
+    /// The FCALL / FCALL_RO command that runs it, as the client sent it.
+    pub command: Vec<Bytes>,
+    /// Loaded libraries.
+    pub libraries: usize,
+    /// Registered functions.
+    pub functions: usize,
 }
 
 impl Default for Busy {
@@ -61,6 +78,7 @@ impl Default for Busy {
             kill: Arc::new(AtomicU8::new(0)),
             wrote: AtomicBool::new(false),
             epoch: Instant::now(),
+            function: Mutex::new(None),
         }
     }
 }
@@ -83,6 +101,11 @@ impl Busy {
         self.started.store(0, Ordering::SeqCst);
         self.kind.store(0, Ordering::SeqCst);
         self.kill.store(0, Ordering::SeqCst);
+    }
+
+    /// Records the function about to run (`Some`) or that it ended (`None`).
+    pub fn set_function(&self, function: Option<RunningFunction>) {
+        *self.function.lock() = function;
     }
 
     /// Records that the running script called a write command.
@@ -190,9 +213,15 @@ pub async fn lock_keyspace_async(shared: &Shared) -> MutexGuard<'_, Keyspace> {
 }
 
 /// The reply to `args` while a script is busy: SCRIPT KILL and FUNCTION KILL act, SHUTDOWN
-/// NOSAVE stops the server (the caller sees `client.shutdown_requested`), everything else
-/// gets `-BUSY`.
+/// NOSAVE stops the server (the caller sees `client.shutdown_requested`), FUNCTION STATS
+/// shows the running function (and gets `-BUSY` during an EVAL script, as in Redis),
+/// unknown commands and wrong arities get their usual errors, everything else gets `-BUSY`.
 pub fn busy_reply(shared: &Shared, client: &mut crate::client::ClientState, args: &[Bytes]) -> Reply {
+    // As in Redis, an unknown command or a wrong number of arguments is answered as such
+    // before the busy check.
+    if let crate::cmd::Resolved::Rejected(reply) = crate::cmd::resolve(args) {
+        return reply;
+    }
     let word = |i: usize, w: &str| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()));
     if args.len() == 2 && word(0, "script") && word(1, "kill") {
         return shared.scripting.busy.request_kill(Kind::Eval);
@@ -208,7 +237,19 @@ pub fn busy_reply(shared: &Shared, client: &mut crate::client::ClientState, args
         return Reply::ok();
     }
     let threshold = shared.config.read().busy_reply_threshold;
-    match shared.scripting.busy.busy_kind(threshold) {
+    let busy = &shared.scripting.busy;
+    match busy.busy_kind(threshold) {
+        Some(Kind::Function) if args.len() == 2 && word(0, "function") && word(1, "stats") => {
+            // FUNCTION STATS is allowed while busy (`allow_busy`): it shows the running function.
+            let running = busy.function.lock().clone();
+            match running {
+                Some(f) => {
+                    let duration = busy.running_for().map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                    super::functions::stats_reply(Some((&f.name, &f.command, duration)), f.libraries, f.functions)
+                }
+                None => Reply::error(BUSY_FUNCTION_ERROR),
+            }
+        }
         Some(Kind::Function) => Reply::error(BUSY_FUNCTION_ERROR),
         _ => Reply::error(BUSY_ERROR),
     }

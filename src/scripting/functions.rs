@@ -530,12 +530,22 @@ impl Functions {
 
     /// Runs `function` (found with [`Functions::find`]) for the client in `ctx`, its keys and
     /// arguments passed as the two parameters. `read_only`: called through FCALL_RO.
-    pub fn call(&self, ctx: &mut Ctx<'_>, function: &FunctionDef, keys: &[Bytes], argv: &[Bytes], read_only: bool) -> Reply {
+    /// `command` is the whole FCALL as the client sent it (FUNCTION STATS shows it).
+    pub fn call(&self, ctx: &mut Ctx<'_>, function: &FunctionDef, command: &[Bytes], keys: &[Bytes], argv: &[Bytes], read_only: bool) -> Reply {
         let Some(runtime) = self.runtime.as_ref() else {
             return Reply::error("ERR Lua interpreter unavailable");
         };
         let options = RunOptions { kind: Kind::Function, read_only, flags: function.flags };
-        runtime.interpreter.run(ctx, &function.callback, &function.name, keys, argv, options)
+        let busy = &ctx.shared.scripting.busy;
+        busy.set_function(Some(super::busy::RunningFunction {
+            name: function.name.clone(),
+            command: command.to_vec(),
+            libraries: self.library_count(),
+            functions: self.function_count(),
+        }));
+        let reply = runtime.interpreter.run(ctx, &function.callback, &function.name, keys, argv, options);
+        ctx.shared.scripting.busy.set_function(None);
+        reply
     }
 
     /// FUNCTION DUMP: every library in Redis's payload format.
@@ -744,6 +754,34 @@ pub fn crc64(bytes: &[u8]) -> u64 {
         table
     };
     bytes.iter().fold(0u64, |crc, &b| TABLE[((crc ^ u64::from(b)) & 0xff) as usize] ^ (crc >> 8))
+}
+
+
+/// FUNCTION STATS's reply: the running function (`name`, `command`, `duration_ms`) or null,
+/// and the Lua engine's library and function counts.
+pub fn stats_reply(running: Option<(&str, &[Bytes], u64)>, libraries: usize, functions: usize) -> Reply {
+    let count = |n: usize| Reply::Integer(i64::try_from(n).unwrap_or(i64::MAX));
+    let running = match running {
+        None => Reply::Null,
+        Some((name, command, duration_ms)) => Reply::Map(vec![
+            (Reply::bulk("name"), Reply::bulk(name)),
+            (Reply::bulk("command"), Reply::Array(command.iter().cloned().map(Reply::Bulk).collect())),
+            (Reply::bulk("duration_ms"), Reply::Integer(i64::try_from(duration_ms).unwrap_or(i64::MAX))),
+        ]),
+    };
+    Reply::Map(vec![
+        (Reply::bulk("running_script"), running),
+        (
+            Reply::bulk("engines"),
+            Reply::Map(vec![(
+                Reply::bulk("LUA"),
+                Reply::Map(vec![
+                    (Reply::bulk("libraries_count"), count(libraries)),
+                    (Reply::bulk("functions_count"), count(functions)),
+                ]),
+            )]),
+        ),
+    ])
 }
 
 #[cfg(test)]
