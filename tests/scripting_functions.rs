@@ -517,3 +517,37 @@ async fn a_function_runs_atomically_with_respect_to_other_clients() {
     assert_eq!(raw.call(&[b"GET", b"a"]).await, bulk("0"));
     assert_eq!(raw.call(&[b"GET", b"b"]).await, bulk("100"));
 }
+
+/// The value of `field` in an INFO reply.
+fn info_field(info: &str, field: &str) -> u64 {
+    let prefix = format!("{field}:");
+    let line = info.lines().find(|line| line.starts_with(&prefix)).unwrap_or_else(|| panic!("no {field} in INFO"));
+    line[prefix.len()..].trim().parse().unwrap()
+}
+
+#[tokio::test]
+async fn info_memory_counts_the_libraries_their_functions_and_the_cached_scripts() {
+    let server = common::start().await;
+    let mut client = server.client().await;
+    let info: String = redis::cmd("INFO").arg("memory").query_async(&mut client).await.unwrap();
+    assert_eq!(info_field(&info, "number_of_functions"), 0);
+    assert_eq!(info_field(&info, "number_of_libraries"), 0);
+    assert_eq!(info_field(&info, "used_memory_functions"), 0);
+    let code = library("two", "redis.register_function('a', function() return 1 end)\nredis.register_function('b', function() return 2 end)");
+    let _: String = redis::cmd("FUNCTION").arg("LOAD").arg(&code).query_async(&mut client).await.unwrap();
+    let _: String = redis::cmd("SCRIPT").arg("LOAD").arg("return 1").query_async(&mut client).await.unwrap();
+    let info: String = redis::cmd("INFO").arg("memory").query_async(&mut client).await.unwrap();
+    assert_eq!(info_field(&info, "number_of_functions"), 2);
+    assert_eq!(info_field(&info, "number_of_libraries"), 1);
+    assert_eq!(info_field(&info, "number_of_cached_scripts"), 1);
+    assert!(info_field(&info, "used_memory_functions") >= code.len() as u64);
+    assert!(info_field(&info, "used_memory_vm_functions") > 0);
+    assert_eq!(
+        info_field(&info, "used_memory_vm_total"),
+        info_field(&info, "used_memory_vm_eval") + info_field(&info, "used_memory_vm_functions")
+    );
+    let _: String = redis::cmd("FUNCTION").arg("FLUSH").query_async(&mut client).await.unwrap();
+    let info: String = redis::cmd("INFO").arg("memory").query_async(&mut client).await.unwrap();
+    assert_eq!(info_field(&info, "number_of_functions"), 0);
+    assert_eq!(info_field(&info, "number_of_libraries"), 0);
+}

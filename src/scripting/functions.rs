@@ -463,6 +463,15 @@ impl Functions {
         self.index.len()
     }
 
+    /// Bytes the libraries take besides their interpreter: code and names
+    /// (`used_memory_functions`).
+    pub fn libraries_memory(&self) -> usize {
+        self.libraries
+            .values()
+            .map(|library| library.name.len() + library.code.len() + library.functions.iter().map(|f| f.name.len()).sum::<usize>())
+            .sum()
+    }
+
     /// Memory the functions interpreter uses, in bytes.
     pub fn used_memory(&self) -> usize {
         self.runtime.as_ref().map_or(0, |rt| rt.interpreter.used_memory())

@@ -55,15 +55,17 @@ impl Scripting {
     }
 }
 
-/// The scripting fields of `INFO memory`, in Redis 7.4's order. The FUNCTION fields
-/// (`number_of_functions`, `number_of_libraries`, `used_memory_vm_functions`,
-/// `used_memory_functions`) are 0 until functions report theirs here.
+/// The scripting fields of `INFO memory`, in Redis 7.4's order: the EVAL interpreter and
+/// cache, then the FUNCTION libraries and their interpreter.
 pub fn memory_info(shared: &crate::server::Shared) -> Vec<(&'static str, String)> {
     let (vm_eval, scripts_eval, cached) = {
         let engine = shared.scripting.engine.lock();
         (engine.used_memory(), engine.scripts_memory(), engine.len())
     };
-    let (functions, libraries, vm_functions, functions_memory) = (0usize, 0usize, 0usize, 0usize);
+    let (functions, libraries, vm_functions, functions_memory) = {
+        let registry = shared.scripting.functions.lock();
+        (registry.function_count(), registry.library_count(), registry.used_memory(), registry.libraries_memory())
+    };
     let vm_total = vm_eval + vm_functions;
     let scripts = scripts_eval + functions_memory;
     vec![
