@@ -10,6 +10,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+use std::task::{Context, Poll};
+use futures_util::task::AtomicWaker;
+use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 /// A MULTI in progress.
@@ -115,11 +118,54 @@ pub struct ClientHandle {
     pub created: Instant,
     /// Fields that change as the client runs commands.
     pub info: Mutex<ClientInfo>,
-    /// Notified to close the connection.
-    pub kill: Notify,
+    /// Closes the connection (CLIENT KILL, an overflowed outbox); also wakes it at shutdown.
+    pub kill: Kill,
     /// Pub/Sub messages waiting to be written; publishers append, the connection drains.
     /// `outbox.pending_bytes()` is the live `omem` of a subscriber.
     pub outbox: crate::pubsub::Outbox,
+}
+
+/// A client's kill switch. The connection checks it around every read, so besides the
+/// `Notify` a WebSocket session awaits, it keeps a flag and one registered waker: checking
+/// those is a load and a compare, where polling a `Notify` waiter takes a lock each time.
+#[derive(Debug, Default)]
+pub struct Kill {
+    requested: AtomicBool,
+    notify: Notify,
+    waker: AtomicWaker,
+}
+
+impl Kill {
+    /// Asks the connection to close.
+    pub fn notify_one(&self) {
+        self.requested.store(true, Ordering::Release);
+        self.notify.notify_one();
+        self.waker.wake();
+    }
+
+    /// Resolves once a kill is requested (a permit is kept if nobody was waiting).
+    pub fn notified(&self) -> Notified<'_> {
+        self.notify.notified()
+    }
+
+    /// Wakes the connection without killing it, to look at the server's state (shutdown).
+    pub fn wake(&self) {
+        self.waker.wake();
+    }
+
+    /// Ready once a kill is requested; otherwise `cx` is woken by [`Kill::notify_one`] or
+    /// [`Kill::wake`].
+    pub fn poll_requested(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.requested.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        if self.requested.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
 }
 
 /// The changing part of a client's CLIENT LIST line.
@@ -193,7 +239,7 @@ impl ClientRegistry {
                 no_evict: false,
                 no_touch: false,
             }),
-            kill: Notify::new(),
+            kill: Kill::default(),
             outbox: crate::pubsub::Outbox::new(),
         });
         self.clients.lock().insert(id, handle.clone());

@@ -25,7 +25,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::sync::futures::Notified;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::debug;
@@ -81,35 +80,22 @@ enum Signal {
     Outbox,
 }
 
-/// What a connection waits for besides its socket: CLIENT KILL (or an overflowed outbox),
-/// shutdown, and pub/sub messages in its outbox. Armed once per connection and re-armed only
-/// when one fires: registering and removing a `Notify` waiter around every read was a
-/// measurable share of an unpipelined request.
-struct Signals<'s, 'h> {
-    handle: &'h ClientHandle,
-    kill: Pin<&'s mut Notified<'h>>,
-    outbox: Pin<&'s mut Notified<'h>>,
-    shutdown: Pin<&'s mut (dyn Future<Output = ()> + Send + 'h)>,
-    /// Whether `shutdown` completed (it must not be polled again).
-    stopping: bool,
-}
-
-impl Signals<'_, '_> {
-    /// Polls the signals; re-arms the outbox's, which fires once per batch of messages.
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Signal> {
-        if self.kill.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Signal::Killed);
-        }
-        if self.stopping || self.shutdown.as_mut().poll(cx).is_ready() {
-            self.stopping = true;
-            return Poll::Ready(Signal::Shutdown);
-        }
-        if self.outbox.as_mut().poll(cx).is_ready() {
-            self.outbox.set(self.handle.outbox.ready());
-            return Poll::Ready(Signal::Outbox);
-        }
-        Poll::Pending
+/// Polls what a connection waits for besides its socket: CLIENT KILL (or an overflowed
+/// outbox), shutdown, and pub/sub messages in its outbox. Each is a flag and a registered waker
+/// (see [`crate::client::Kill`]), cheap enough to check around every read; awaiting `Notify`
+/// and watch futures there took a lock per wait each time.
+fn poll_signals(handle: &ClientHandle, shared: &Shared, cx: &mut Context<'_>) -> Poll<Signal> {
+    if handle.kill.poll_requested(cx).is_ready() {
+        return Poll::Ready(Signal::Killed);
     }
+    // After registering with `kill`, which shutdown wakes.
+    if shared.is_stopping() {
+        return Poll::Ready(Signal::Shutdown);
+    }
+    if handle.outbox.poll_queued(cx).is_ready() {
+        return Poll::Ready(Signal::Outbox);
+    }
+    Poll::Pending
 }
 
 /// Whether `args` names a command flagged `blocking` (BLPOP, ...): only those may block the
@@ -167,14 +153,6 @@ impl Connection {
     }
 
     async fn serve(&mut self) -> Close {
-        let handle = self.client.handle.clone();
-        let mut shutdown = self.shared.shutdown_signal();
-        let kill = pin!(handle.kill.notified());
-        let outbox = pin!(handle.outbox.ready());
-        let stopping = pin!(async move {
-            let _ = shutdown.wait_for(|stopping| *stopping).await;
-        });
-        let mut signals = Signals { handle: &handle, kill, outbox, shutdown: stopping, stopping: false };
         // Armed the first time `timeout` applies, then moved only when it fires early or the
         // timeout shrank: resetting a timer on every read would cost more than the read.
         let mut idle = pin!(tokio::time::sleep(Duration::ZERO));
@@ -203,7 +181,7 @@ impl Connection {
             let wake = {
                 let mut read = pin!(self.socket.read_buf(&mut self.input));
                 std::future::poll_fn(|cx| {
-                    if let Poll::Ready(signal) = signals.poll(cx) {
+                    if let Poll::Ready(signal) = poll_signals(&self.client.handle, &self.shared, cx) {
                         return Poll::Ready(Wake::Signal(signal));
                     }
                     if let Some(deadline) = idle_deadline {
@@ -225,7 +203,7 @@ impl Connection {
                 Wake::TimedOut => return Close::Error("idle timeout".into()),
                 Wake::Signal(Signal::Outbox) => {
                     // Pub/sub messages are waiting: write them, then wait again.
-                    if let Err(close) = self.deliver(&mut signals).await {
+                    if let Err(close) = self.deliver().await {
                         return close;
                     }
                     continue;
@@ -243,15 +221,15 @@ impl Connection {
             if self.input.len() as u64 > query_limit {
                 return Close::Error("query buffer limit reached".into());
             }
-            if let Err(close) = self.run_batch(&mut signals).await {
+            if let Err(close) = self.run_batch().await {
                 return close;
             }
             // A blocking command stopped the batch: wait for its reply, then run the rest.
             while let Some(blocked) = self.blocked.take() {
-                if let Err(close) = self.wait_unblocked(blocked, &mut signals).await {
+                if let Err(close) = self.wait_unblocked(blocked).await {
                     return close;
                 }
-                if let Err(close) = self.run_batch(&mut signals).await {
+                if let Err(close) = self.run_batch().await {
                     return close;
                 }
             }
@@ -260,7 +238,7 @@ impl Connection {
 
     /// Waits until the blocked command is served, times out, is unblocked, or the client goes
     /// away; appends its reply to the output buffer.
-    async fn wait_unblocked(&mut self, blocked: Blocked, signals: &mut Signals<'_, '_>) -> Result<(), Close> {
+    async fn wait_unblocked(&mut self, blocked: Blocked) -> Result<(), Close> {
         let Blocked { mut reply, deadline, timeout_reply } = blocked;
         let query_limit = self.shared.config.read().client_query_buffer_limit;
         let timer = async move {
@@ -277,7 +255,7 @@ impl Connection {
             let wake = {
                 let mut read = pin!(self.socket.read_buf(&mut self.input));
                 std::future::poll_fn(|cx| {
-                    if let Poll::Ready(signal) = signals.poll(cx) {
+                    if let Poll::Ready(signal) = poll_signals(&self.client.handle, &self.shared, cx) {
                         return Poll::Ready(Wake::Signal(signal));
                     }
                     if let Poll::Ready(served) = Pin::new(&mut reply).poll(cx) {
@@ -308,7 +286,7 @@ impl Connection {
                 Wake::Read(Err(e)) => return Err(Close::Error(e.to_string())),
                 Wake::Signal(Signal::Killed) => return Err(Close::Error("killed".into())),
                 Wake::Signal(Signal::Shutdown) => return Err(Close::Normal),
-                Wake::Signal(Signal::Outbox) => self.deliver(signals).await?,
+                Wake::Signal(Signal::Outbox) => self.deliver().await?,
             }
         };
         if answer.is_error() {
@@ -321,7 +299,7 @@ impl Connection {
     /// Writes the output buffer, giving up if the client is killed meanwhile (a peer that
     /// stopped reading must not pin the connection, e.g. when its outbox overflowed). Tries the
     /// socket directly first: a reply that fits in the socket's buffer needs no waiting.
-    async fn write_output(&mut self, signals: &mut Signals<'_, '_>) -> Result<(), Close> {
+    async fn write_output(&mut self) -> Result<(), Close> {
         if self.output.is_empty() {
             return Ok(());
         }
@@ -334,7 +312,7 @@ impl Connection {
         if !self.output.is_empty() {
             let mut write = pin!(self.socket.write_all(&self.output));
             let result = std::future::poll_fn(|cx| {
-                if signals.kill.as_mut().poll(cx).is_ready() {
+                if self.client.handle.kill.poll_requested(cx).is_ready() {
                     return Poll::Ready(Err(Close::Error("killed".into())));
                 }
                 write.as_mut().poll(cx).map_err(|e| Close::Error(e.to_string()))
@@ -349,10 +327,10 @@ impl Connection {
 
     /// Writes the pub/sub messages queued in the client's outbox, all in one write. Their bytes
     /// count against the output buffer limit until the socket took them.
-    async fn deliver(&mut self, signals: &mut Signals<'_, '_>) -> Result<(), Close> {
+    async fn deliver(&mut self) -> Result<(), Close> {
         let handle = self.client.handle.clone();
         let moved = handle.outbox.take_in_flight(&mut self.output);
-        let result = self.write_output(signals).await;
+        let result = self.write_output().await;
         handle.outbox.written(moved);
         if result.is_ok() {
             handle.info.lock().output_memory = handle.outbox.pending_bytes();
@@ -362,7 +340,7 @@ impl Connection {
 
     /// Runs the buffered commands and writes their replies. `Err` when the connection must
     /// end: a write failed, a protocol error, QUIT, or SHUTDOWN (which it also requests).
-    async fn run_batch(&mut self, signals: &mut Signals<'_, '_>) -> Result<(), Close> {
+    async fn run_batch(&mut self) -> Result<(), Close> {
         let close = self.process_input();
         if let Some(ticket) = self.durable.take() {
             if ticket.wait().await.is_err() {
@@ -370,7 +348,7 @@ impl Connection {
                 return Err(Close::Error("durable stream write failed".into()));
             }
         }
-        self.write_output(signals).await?;
+        self.write_output().await?;
         if self.client.shutdown_requested {
             self.shared.request_shutdown();
             return Err(Close::Normal);

@@ -8,7 +8,7 @@ use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
@@ -107,6 +107,8 @@ pub struct Shared {
     /// The Lua interpreter, the script cache and the running script's busy state.
     pub scripting: crate::scripting::Scripting,
     shutdown: watch::Sender<bool>,
+    /// Set with `shutdown`, for connections to check around every read without a lock.
+    stopping: AtomicBool,
     /// Whether durable streams are still being recovered: commands without the `loading`
     /// flag are refused with `-LOADING` meanwhile, as Redis does while it loads its data.
     loading: watch::Sender<bool>,
@@ -115,7 +117,17 @@ pub struct Shared {
 impl Shared {
     /// Asks the server to stop: listeners close and every connection ends.
     pub fn request_shutdown(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
         self.shutdown.send_replace(true);
+        // Connections see `stopping` when they wake (one registered after this sees it first).
+        for client in self.clients.all() {
+            client.kill.wake();
+        }
+    }
+
+    /// Whether shutdown was requested.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// A receiver that turns `true` when shutdown is requested.
@@ -193,6 +205,7 @@ impl Server {
             tcp_port: AtomicU64::new(u64::from(port)),
             scripting: crate::scripting::Scripting::new(),
             shutdown,
+            stopping: AtomicBool::new(false),
             loading,
         });
         if let Some(job) = recovery {

@@ -11,7 +11,9 @@
 use crate::config::BufferLimit;
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use futures_util::task::AtomicWaker;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -70,8 +72,12 @@ pub struct Outbox {
     pending: AtomicUsize,
     /// The [`Format`] publishers encode this client's messages in.
     format: AtomicU8,
-    /// Woken when the queue goes from empty to non-empty.
+    /// Woken when the queue goes from empty to non-empty (a WebSocket session waits on it).
     ready: Notify,
+    /// Whether frames are queued, readable without the lock.
+    queued: AtomicBool,
+    /// Woken with `ready`: the RESP connection's task, which checks `queued` around every read.
+    waker: AtomicWaker,
 }
 
 #[derive(Debug, Default)]
@@ -118,6 +124,7 @@ impl Outbox {
             state.overflowed = true;
             state.frames = Vec::new();
             state.queued = 0;
+            self.queued.store(false, Ordering::Release);
             self.pending.store(state.in_flight, Ordering::Relaxed);
             return Offer::Overflowed;
         }
@@ -125,9 +132,11 @@ impl Outbox {
         state.frames.push(frame.clone());
         state.queued += frame.len();
         self.pending.store(state.queued + state.in_flight, Ordering::Relaxed);
+        self.queued.store(true, Ordering::Release);
         drop(state);
         if was_empty {
             self.ready.notify_one();
+            self.waker.wake();
         }
         Offer::Queued
     }
@@ -136,7 +145,7 @@ impl Outbox {
     /// [`Outbox::written`]. Returns how many bytes moved.
     pub fn take_in_flight(&self, out: &mut BytesMut) -> usize {
         let mut state = self.state.lock();
-        let moved = Self::drain(&mut state, out);
+        let moved = self.drain(&mut state, out);
         state.in_flight += moved;
         moved
     }
@@ -148,7 +157,7 @@ impl Outbox {
             return 0;
         }
         let mut state = self.state.lock();
-        let moved = Self::drain(&mut state, out);
+        let moved = self.drain(&mut state, out);
         self.pending.store(state.in_flight, Ordering::Relaxed);
         moved
     }
@@ -166,17 +175,19 @@ impl Outbox {
             each(&frame);
         }
         state.queued = 0;
+        self.queued.store(false, Ordering::Release);
         self.pending.store(state.in_flight, Ordering::Relaxed);
         moved
     }
 
-    fn drain(state: &mut State, out: &mut BytesMut) -> usize {
+    fn drain(&self, state: &mut State, out: &mut BytesMut) -> usize {
         let moved = state.queued;
         out.reserve(moved);
         for frame in state.frames.drain(..) {
             out.extend_from_slice(&frame);
         }
         state.queued = 0;
+        self.queued.store(false, Ordering::Release);
         moved
     }
 
@@ -224,10 +235,23 @@ impl Outbox {
         Format::from_u8(self.format.load(Ordering::Relaxed))
     }
 
-    /// Resolves when frames may be waiting (a permit is kept if nobody was waiting). A named
-    /// future, so a connection can keep one armed across reads.
-    pub fn ready(&self) -> tokio::sync::futures::Notified<'_> {
-        self.ready.notified()
+    /// Resolves when frames may be waiting (a permit is kept if nobody was waiting).
+    pub async fn ready(&self) {
+        self.ready.notified().await;
+    }
+
+    /// Ready while frames are queued; otherwise `cx` is woken when one is. Cheaper than
+    /// [`Outbox::ready`] to check on every read: a load, and a waker that is already there.
+    pub fn poll_queued(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.queued.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        if self.queued.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 }
 
