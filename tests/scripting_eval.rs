@@ -203,3 +203,29 @@ async fn a_failing_command_leaves_the_next_script_working() {
     assert_eq!(eval(&mut raw, "return redis.pcall('NOPE')['err']", &[], &[]).await, b"$44\r\nERR Unknown Redis command called from script\r\n");
     assert_eq!(eval(&mut raw, failing, &["i"], &[]).await, b":1\r\n");
 }
+
+#[tokio::test]
+async fn eval_keeps_the_500_most_recently_run_scripts_it_cached_and_script_load_keeps_its_own() {
+    let server = common::start().await;
+    let mut raw = server.raw().await;
+    let evalsha = |body: &str| sha(body);
+    assert_eq!(raw.call(&[b"SCRIPT", b"LOAD", b"return 'kept'"]).await, format!("$40\r\n{}\r\n", sha("return 'kept'")).into_bytes());
+    // Cached by EVAL first: SCRIPT LOAD afterwards leaves it evictable (as Redis 8.2 does).
+    assert_eq!(raw.call(&[b"EVAL", b"return 'evicted first'", b"0"]).await, b"$13\r\nevicted first\r\n");
+    raw.call(&[b"SCRIPT", b"LOAD", b"return 'evicted first'"]).await;
+    for i in 0..500 {
+        let body = format!("return {i}");
+        assert_eq!(raw.call(&[b"EVAL", body.as_bytes(), b"0"]).await, format!(":{i}\r\n").into_bytes());
+    }
+    let noscript = b"-NOSCRIPT No matching script. Please use EVAL.\r\n".to_vec();
+    assert_eq!(raw.call(&[b"EVALSHA", evalsha("return 'evicted first'").as_bytes(), b"0"]).await, noscript);
+    // Running "return 0" again makes "return 1" the least recently run.
+    assert_eq!(raw.call(&[b"EVALSHA", evalsha("return 0").as_bytes(), b"0"]).await, b":0\r\n");
+    assert_eq!(raw.call(&[b"EVAL", b"return 500", b"0"]).await, b":500\r\n");
+    assert_eq!(raw.call(&[b"EVALSHA", evalsha("return 1").as_bytes(), b"0"]).await, noscript);
+    assert_eq!(raw.call(&[b"EVALSHA", evalsha("return 0").as_bytes(), b"0"]).await, b":0\r\n");
+    assert_eq!(raw.call(&[b"EVALSHA", evalsha("return 'kept'").as_bytes(), b"0"]).await, b"$4\r\nkept\r\n");
+    let info = String::from_utf8(raw.call(&[b"INFO"]).await).unwrap();
+    assert!(info.contains("\r\nnumber_of_cached_scripts:501\r\n"), "{info}");
+    assert!(info.contains("\r\nevicted_scripts:2\r\n"), "{info}");
+}

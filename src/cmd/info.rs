@@ -301,6 +301,7 @@ fn stats(ctx: &Ctx<'_>, fields: &mut Fields) {
     push(fields, "expired_keys", load(&stats.expired_keys));
     push(fields, "evicted_keys", 0);
     push(fields, "evicted_clients", 0);
+    push(fields, "evicted_scripts", ctx.shared.scripting.engine.lock().evicted());
     push(fields, "keyspace_hits", load(&stats.keyspace_hits));
     push(fields, "keyspace_misses", load(&stats.keyspace_misses));
     push(fields, "pubsub_channels", ctx.shared.pubsub.channel_count());

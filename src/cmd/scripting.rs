@@ -39,19 +39,18 @@ fn eval_generic(ctx: &mut Ctx<'_>, args: &[Bytes], source: Source, read_only: bo
     };
     let shared = ctx.shared;
     let mut engine = shared.scripting.engine.lock();
-    if source == Source::Body {
-        if let Err(reply) = engine.load_key(&args[1]) {
-            return reply;
-        }
-    }
-    let engine = &*engine;
     let script = match source {
-        Source::Body => engine.get_body(&args[1]),
+        Source::Body => match engine.load_key(&args[1], true) {
+            Ok(key) => engine.get(&key),
+            Err(reply) => return reply,
+        },
         Source::Sha => engine.get(&args[1]),
     };
+    let engine = &*engine;
     let Some(script) = script else {
         return Reply::error("NOSCRIPT No matching script. Please use EVAL.");
     };
+    engine.touch(script);
     if read_only && script.flags.shebang && !script.flags.no_writes {
         return Reply::error("ERR Can not execute a script with write flag using *_ro command.");
     }

@@ -163,6 +163,10 @@ impl Interpreter {
 /// A script's SHA1 in lower-case hex: the key of the EVAL cache.
 pub type Sha = [u8; 40];
 
+/// How many scripts first cached by EVAL the cache keeps (Redis 7.4's `LRU_LIST_LENGTH`):
+/// past it, the least recently run of them is evicted. Scripts cached by SCRIPT LOAD stay.
+pub const EVAL_SCRIPTS_KEPT: usize = 500;
+
 /// A script in the EVAL cache.
 pub struct CachedScript {
     /// The body as the client sent it.
@@ -172,6 +176,9 @@ pub struct CachedScript {
     /// Its shebang flags.
     pub flags: Flags,
     sha: Sha,
+    /// For a script cached by EVAL (evictable): when it last ran, as a tick of
+    /// `Engine::tick`; 0 for one cached by SCRIPT LOAD, never evicted.
+    last_run: std::cell::Cell<u64>,
 }
 
 impl CachedScript {
@@ -191,6 +198,12 @@ pub struct Engine {
     by_body: foldhash::HashMap<Bytes, Sha>,
     /// Bytes of script bodies in the cache (`used_memory_scripts_eval`).
     scripts_memory: usize,
+    /// How many cached scripts are evictable (cached by EVAL, never by SCRIPT LOAD).
+    evictable: usize,
+    /// The clock of [`CachedScript`]'s `last_run`: one tick per script run.
+    tick: std::cell::Cell<u64>,
+    /// Scripts evicted so far (INFO `evicted_scripts`); kept across SCRIPT FLUSH.
+    evicted: u64,
     kill: Arc<AtomicU8>,
 }
 
@@ -233,12 +246,37 @@ impl Engine {
                 None
             }
         };
-        Engine { interpreter, scripts: Default::default(), by_body: Default::default(), scripts_memory: 0, kill }
+        Engine {
+            interpreter,
+            scripts: Default::default(),
+            by_body: Default::default(),
+            scripts_memory: 0,
+            evictable: 0,
+            tick: std::cell::Cell::new(0),
+            evicted: 0,
+            kill,
+        }
     }
 
     /// SCRIPT FLUSH: a new interpreter, an empty cache.
     pub fn reset(&mut self) {
+        let evicted = self.evicted;
         *self = Engine::new(self.kill.clone());
+        self.evicted = evicted;
+    }
+
+    /// Scripts evicted from the cache so far (INFO `evicted_scripts`).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Records that `script` runs now (it becomes the most recently run of the evictable ones).
+    pub fn touch(&self, script: &CachedScript) {
+        if script.last_run.get() != 0 {
+            let tick = self.tick.get() + 1;
+            self.tick.set(tick);
+            script.last_run.set(tick);
+        }
     }
 
     /// Number of cached scripts.
@@ -268,13 +306,16 @@ impl Engine {
 
     /// Compiles and caches `body` (a no-op if cached); returns its SHA1. Errors are replies:
     /// shebang errors and `ERR Error compiling script (new function): ...`.
+    /// SCRIPT LOAD's: a script it caches is never evicted (one EVAL cached first stays
+    /// evictable, as in Redis).
     pub fn load(&mut self, body: &Bytes) -> Result<String, Reply> {
-        let key = self.load_key(body)?;
+        let key = self.load_key(body, false)?;
         Ok(String::from_utf8_lossy(&key).into_owned())
     }
 
-    /// [`Engine::load`], returning the cache key.
-    pub fn load_key(&mut self, body: &Bytes) -> Result<Sha, Reply> {
+    /// [`Engine::load`], returning the cache key. `by_eval`: EVAL caches it, so it may be
+    /// evicted (past [`EVAL_SCRIPTS_KEPT`] such scripts, the least recently run goes).
+    pub fn load_key(&mut self, body: &Bytes, by_eval: bool) -> Result<Sha, Reply> {
         if let Some(key) = self.by_body.get(body) {
             return Ok(*key);
         }
@@ -289,15 +330,38 @@ impl Engine {
         let function = interpreter
             .compile(&shebang::compiled_body(body), "@user_script")
             .map_err(|message| Reply::error(format!("ERR Error compiling script (new function): {message}")))?;
+        if by_eval {
+            while self.evictable >= EVAL_SCRIPTS_KEPT && self.evict_least_recently_run() {}
+        }
+        let last_run = std::cell::Cell::new(0);
+        if by_eval {
+            let tick = self.tick.get() + 1;
+            self.tick.set(tick);
+            last_run.set(tick);
+            self.evictable += 1;
+        }
         self.scripts_memory += body.len();
-        self.scripts.insert(key, CachedScript { body: body.clone(), function, flags, sha: key });
+        self.scripts.insert(key, CachedScript { body: body.clone(), function, flags, sha: key, last_run });
         self.by_body.insert(body.clone(), key);
         Ok(key)
     }
 
-    /// The cached script with this body (after [`Engine::load_key`] cached it).
-    pub fn get_body(&self, body: &Bytes) -> Option<&CachedScript> {
-        self.scripts.get(self.by_body.get(body)?)
+    /// Removes the evictable script that ran least recently; false if there is none.
+    fn evict_least_recently_run(&mut self) -> bool {
+        let oldest = self
+            .scripts
+            .iter()
+            .filter(|(_, script)| script.last_run.get() != 0)
+            .min_by_key(|(_, script)| script.last_run.get())
+            .map(|(key, _)| *key);
+        let Some(script) = oldest.and_then(|key| self.scripts.remove(&key)) else {
+            return false;
+        };
+        self.by_body.remove(&script.body);
+        self.scripts_memory -= script.body.len();
+        self.evictable -= 1;
+        self.evicted += 1;
+        true
     }
 
     /// The cached script for a SHA1 (any case).
