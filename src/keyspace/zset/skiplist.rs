@@ -39,12 +39,11 @@ const HEAD: u32 = 0;
 const CHUNK_BITS: u32 = 10;
 /// Nodes per arena chunk.
 const CHUNK: usize = 1 << CHUNK_BITS;
-/// Bytes of one level above 0 in a node's data: the forward node's score (f64 LE), forward
-/// (u32 LE), span (u32 LE).
-const LEVEL_BYTES: usize = 16;
+/// Index of the head's tower in the tower arena.
+const HEAD_TOWER: u32 = 0;
 
-/// One element: 40 bytes in the arena plus one heap block holding the links above level 0
-/// (three nodes in four have none) and then the member.
+/// One element: 40 bytes in the arena, its member in a heap block of its own, and, for the
+/// one node in four that is taller than level 0, a tower in the tower arena.
 #[derive(Debug, Clone)]
 struct Node {
     score: f64,
@@ -52,15 +51,15 @@ struct Node {
     backward: u32,
     /// The level-0 link, whose span is always 1; for a free slot, the next free slot.
     forward0: u32,
-    member_len: u32,
-    /// One `(forward's score, forward, span)` link per level above 0, then the member's bytes.
-    /// The links come first so they start 16-byte aligned: levels 1 to 4 share a cache line.
-    data: Box<[u8]>,
+    /// The node's tower (its links above level 0) in the tower arena, or `NIL` for a node of
+    /// height 1.
+    tower: u32,
+    member: Box<[u8]>,
 }
 
-/// One link above level 0 as stored: the node it leads to, the level-0 nodes it jumps over,
-/// and that node's score, so a walk decides whether to follow the link without reading the
-/// node (it reads the node only to follow it, or for its member on a score tie).
+/// One link above level 0: the tower of the node it leads to (or, where the list's API speaks
+/// of nodes, that node), the level-0 nodes it jumps over, and that node's score, so a walk
+/// decides whether to follow the link without reading anything else.
 #[derive(Debug, Clone, Copy)]
 struct Link {
     forward: u32,
@@ -77,82 +76,97 @@ fn to_u32(n: usize) -> u32 {
 }
 
 impl Node {
-    fn new(score: f64, member: &[u8], height: usize) -> Node {
-        let mut data = Vec::with_capacity((height - 1) * LEVEL_BYTES + member.len());
-        for _ in 1..height {
-            data.extend_from_slice(&0f64.to_le_bytes());
-            data.extend_from_slice(&NIL.to_le_bytes());
-            data.extend_from_slice(&0u32.to_le_bytes());
-        }
-        data.extend_from_slice(member);
-        Node { score, backward: NIL, forward0: NIL, member_len: to_u32(member.len()), data: data.into_boxed_slice() }
+    fn new(score: f64, member: &[u8]) -> Node {
+        Node { score, backward: NIL, forward0: NIL, tower: NIL, member: member.into() }
     }
 
     fn member(&self) -> &[u8] {
-        self.data.get(self.data.len() - self.member_len as usize..).unwrap_or_default()
+        &self.member
     }
+}
 
-    fn height(&self) -> usize {
-        (self.data.len() - self.member_len as usize) / LEVEL_BYTES + 1
-    }
+/// The links above level 0 of every node taller than 1, each node's contiguous in one `u64`
+/// arena, so a walk above level 0 reads one tower per step and nothing else.
+///
+/// A tower of height `h` is `2h - 1` words at its index `t`: `t` holds the node's index (low
+/// 32 bits) and `h` (high 32 bits); level `i` (1 to `h - 1`) is the two words at
+/// `t + 2i - 1`: the forward node's score (its `f64` bits), then the forward node's tower
+/// (low 32) and the span (high 32). A freed tower chains to the next free one of its height
+/// through its first word's low half.
+#[derive(Debug, Clone, Default)]
+struct Towers {
+    words: Vec<u64>,
+    /// The first free tower of each height, or `NIL`.
+    free: Vec<u32>,
+}
 
-    /// The link at `level` (at least 1).
-    #[inline]
-    fn upper(&self, level: usize) -> Link {
-        let at = (level - 1) * LEVEL_BYTES;
-        // One bounds check for the link: this is the inner step of every walk.
-        match self.data.get(at..at + LEVEL_BYTES).and_then(|b| <[u8; LEVEL_BYTES]>::try_from(b).ok()) {
-            Some(link) => {
-                let bits = u128::from_le_bytes(link);
-                Link {
-                    score: f64::from_bits(bits as u64),
-                    forward: (bits >> 64) as u32,
-                    span: (bits >> 96) as u32 as usize,
+impl Towers {
+    /// A new tower of `height` (at least 2) for node `node`, all its links empty.
+    fn alloc(&mut self, node: u32, height: usize) -> u32 {
+        let header = u64::from(node) | (height as u64) << 32;
+        let empty = u64::from(NIL);
+        if let Some(&t) = self.free.get(height).filter(|&&t| t != NIL) {
+            let start = t as usize;
+            if let Some(words) = self.words.get_mut(start..start + 2 * height - 1) {
+                let next = words.first().map_or(NIL, |&w| w as u32);
+                if let Some(slot) = self.free.get_mut(height) {
+                    *slot = next;
                 }
+                for (k, w) in words.iter_mut().enumerate() {
+                    *w = if k == 0 { header } else if k % 2 == 1 { 0 } else { empty };
+                }
+                return t;
             }
-            None => NO_LINK,
+        }
+        let t = to_u32(self.words.len());
+        self.words.push(header);
+        for _ in 1..height {
+            self.words.push(0);
+            self.words.push(empty);
+        }
+        t
+    }
+
+    /// Returns tower `t` to its height's free list.
+    fn release(&mut self, t: u32) {
+        let height = self.height(t);
+        if self.free.len() <= height {
+            self.free.resize(height + 1, NIL);
+        }
+        let next = self.free.get(height).copied().unwrap_or(NIL);
+        if let Some(w) = self.words.get_mut(t as usize) {
+            *w = u64::from(next) | (height as u64) << 32;
+        }
+        if let Some(slot) = self.free.get_mut(height) {
+            *slot = t;
         }
     }
 
-    /// The `(forward, span)` link at `level`.
+    /// The node whose tower `t` is.
     #[inline]
-    fn link(&self, level: usize) -> (u32, usize) {
-        if level == 0 {
-            return (self.forward0, 1);
-        }
-        let link = self.upper(level);
-        (link.forward, link.span)
+    fn node(&self, t: u32) -> u32 {
+        self.words.get(t as usize).map_or(NIL, |&w| w as u32)
     }
 
-    /// Sets the link at `level`; `score` is the forward node's (unused at level 0).
-    fn set_link(&mut self, level: usize, forward: u32, span: usize, score: f64) {
-        if level == 0 {
-            self.forward0 = forward;
-            return;
-        }
-        let at = (level - 1) * LEVEL_BYTES;
-        let bits = u128::from(score.to_bits()) | (u128::from(forward) << 64) | (u128::from(to_u32(span)) << 96);
-        if let Some(b) = self.data.get_mut(at..at + LEVEL_BYTES) {
-            b.copy_from_slice(&bits.to_le_bytes());
-        }
+    fn height(&self, t: u32) -> usize {
+        self.words.get(t as usize).map_or(1, |&w| (w >> 32) as usize)
     }
 
-    fn set_span(&mut self, level: usize, span: usize) {
-        if level > 0 {
-            let at = (level - 1) * LEVEL_BYTES + 12;
-            if let Some(b) = self.data.get_mut(at..at + 4) {
-                b.copy_from_slice(&to_u32(span).to_le_bytes());
-            }
+    /// Tower `t`'s link at `level` (1 or more), its forward as a tower.
+    #[inline]
+    fn link(&self, t: u32, level: usize) -> Link {
+        let at = t as usize + 2 * level - 1;
+        // One bounds check for the link: this is the inner step of every walk.
+        match self.words.get(at..at + 2) {
+            Some(&[score, rest]) => Link { score: f64::from_bits(score), forward: rest as u32, span: (rest >> 32) as usize },
+            _ => NO_LINK,
         }
     }
 
-    /// Sets the score cached in the link at `level` (the forward node's new score).
-    fn set_link_score(&mut self, level: usize, score: f64) {
-        if level > 0 {
-            let at = (level - 1) * LEVEL_BYTES;
-            if let Some(b) = self.data.get_mut(at..at + 8) {
-                b.copy_from_slice(&score.to_le_bytes());
-            }
+    fn set_link(&mut self, t: u32, level: usize, link: Link) {
+        let at = t as usize + 2 * level - 1;
+        if let Some(words) = self.words.get_mut(at..at + 2) {
+            words.copy_from_slice(&[link.score.to_bits(), u64::from(link.forward) | u64::from(to_u32(link.span)) << 32]);
         }
     }
 }
@@ -163,6 +177,8 @@ impl Node {
 pub struct SkipList {
     /// The node arena; node `i` is `chunks[i >> CHUNK_BITS][i % CHUNK]`, node 0 the head.
     chunks: Vec<Vec<Node>>,
+    /// The links above level 0; tower 0 is the head's, of height `MAX_LEVEL`.
+    towers: Towers,
     /// The first free slot (freed slots chain through `forward0`), or `NIL`.
     free: u32,
     tail: u32,
@@ -195,9 +211,12 @@ fn arena_member(chunks: &[Vec<Node>], i: u32) -> &[u8] {
 impl SkipList {
     /// An empty list.
     pub fn new() -> SkipList {
-        let head = Node::new(0.0, &[], MAX_LEVEL);
+        let mut head = Node::new(0.0, &[]);
+        let mut towers = Towers::default();
+        head.tower = towers.alloc(HEAD, MAX_LEVEL);
         SkipList {
             chunks: vec![vec![head]],
+            towers,
             free: NIL,
             tail: NIL,
             level: 1,
@@ -227,45 +246,58 @@ impl SkipList {
         self.chunks.get_mut((i >> CHUNK_BITS) as usize)?.get_mut(i as usize & (CHUNK - 1))
     }
 
-    #[inline]
-    fn link(&self, x: u32, level: usize) -> (u32, usize) {
-        self.node(x).map_or((NIL, 0), |n| n.link(level))
+    fn tower(&self, x: u32) -> u32 {
+        self.node(x).map_or(NIL, |n| n.tower)
     }
 
-    /// The link from `x` at `level` with its forward node's score: cached in the link above
-    /// level 0, read from the forward node at level 0. `score` is meaningless when `forward`
-    /// is `NIL`.
-    #[inline]
-    fn step(&self, x: u32, level: usize) -> Link {
-        let Some(node) = self.node(x) else { return NO_LINK };
-        if level > 0 {
-            return node.upper(level);
+    fn height(&self, x: u32) -> usize {
+        match self.tower(x) {
+            NIL => 1,
+            t => self.towers.height(t),
         }
-        let forward = node.forward0;
-        Link { forward, span: 1, score: self.node(forward).map_or(0.0, |n| n.score) }
     }
 
-    /// Whether node `x`, whose score is `x_score`, sorts before `(score, member)`: its member
-    /// is read only on a score tie.
+    /// Node `x`'s link at `level`, its forward as a node; `score` is the forward node's above
+    /// level 0 and meaningless at level 0 (the mutation paths' view of a link).
+    fn upper(&self, x: u32, level: usize) -> Link {
+        if level == 0 {
+            return Link { forward: self.forward(x), span: 1, score: 0.0 };
+        }
+        let link = self.towers.link(self.tower(x), level);
+        Link { forward: if link.forward == NIL { NIL } else { self.towers.node(link.forward) }, ..link }
+    }
+
+    /// The node after `x` at level 0.
+    fn forward(&self, x: u32) -> u32 {
+        self.node(x).map_or(NIL, |n| n.forward0)
+    }
+
+    /// Whether the node with tower `t`, whose score is `t_score`, sorts before
+    /// `(score, member)`: its member is read only on a score tie.
     #[inline]
-    fn sorts_before_key(&self, x: u32, x_score: f64, score: f64, member: &[u8]) -> bool {
-        x_score < score || (x_score == score && arena_member(&self.chunks, x) < member)
+    fn tower_before(&self, t: u32, t_score: f64, score: f64, member: &[u8]) -> bool {
+        t_score < score || (t_score == score && arena_member(&self.chunks, self.towers.node(t)) < member)
     }
 
-    fn forward(&self, x: u32, level: usize) -> u32 {
-        self.link(x, level).0
-    }
-
-    /// Sets `x`'s link at `level`; `score` is the forward node's (unused at level 0).
+    /// Sets `x`'s link at `level` to node `forward`; `score` is the forward node's (unused at
+    /// level 0).
     fn set_link(&mut self, x: u32, level: usize, forward: u32, span: usize, score: f64) {
-        if let Some(n) = self.node_mut(x) {
-            n.set_link(level, forward, span, score);
+        if level == 0 {
+            if let Some(n) = self.node_mut(x) {
+                n.forward0 = forward;
+            }
+            return;
         }
+        let forward = if forward == NIL { NIL } else { self.tower(forward) };
+        let t = self.tower(x);
+        self.towers.set_link(t, level, Link { forward, span, score });
     }
 
     fn set_span(&mut self, x: u32, level: usize, span: usize) {
-        if let Some(n) = self.node_mut(x) {
-            n.set_span(level, span);
+        if level > 0 {
+            let t = self.tower(x);
+            let link = self.towers.link(t, level);
+            self.towers.set_link(t, level, Link { span, ..link });
         }
     }
 
@@ -326,9 +358,13 @@ impl SkipList {
 
     fn release(&mut self, i: u32) {
         let free = self.free;
+        let tower = self.tower(i);
+        if tower != NIL {
+            self.towers.release(tower);
+        }
         if let Some(n) = self.node_mut(i) {
-            n.data = Box::default();
-            n.member_len = 0;
+            n.member = Box::default();
+            n.tower = NIL;
             n.forward0 = free;
             n.backward = NIL;
             self.free = i;
@@ -339,19 +375,32 @@ impl SkipList {
     // `update` and `rank` have MAX_LEVEL slots and `self.level` is at most MAX_LEVEL.
     #[allow(clippy::indexing_slicing)]
     fn path(&self, score: f64, member: &[u8], update: &mut [u32; MAX_LEVEL], rank: &mut [usize; MAX_LEVEL]) {
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
+        let mut t = HEAD_TOWER;
+        for i in (1..self.level).rev() {
             rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
             loop {
-                let link = self.step(x, i);
-                if link.forward == NIL || !self.sorts_before_key(link.forward, link.score, score, member) {
+                let link = self.towers.link(t, i);
+                if link.forward == NIL || !self.tower_before(link.forward, link.score, score, member) {
                     break;
                 }
                 rank[i] += link.span;
-                x = link.forward;
+                t = link.forward;
             }
-            update[i] = x;
+            update[i] = self.towers.node(t);
         }
+        rank[0] = if self.level == 1 { 0 } else { rank[1] };
+        let mut x = self.towers.node(t);
+        loop {
+            let next = self.forward(x);
+            match self.node(next) {
+                Some(n) if sorts_before(n.score, &n.member, score, member) => {
+                    rank[0] += 1;
+                    x = next;
+                }
+                _ => break,
+            }
+        }
+        update[0] = x;
     }
 
     /// Links node `x` (allocated, unlinked) at its place in the order.
@@ -359,7 +408,8 @@ impl SkipList {
     // or the node's height, both at most MAX_LEVEL: the indexing cannot go out of bounds.
     #[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
     fn link_node(&mut self, x: u32) {
-        let Some((score, height)) = self.node(x).map(|n| (n.score, n.height())) else { return };
+        let Some(score) = self.node(x).map(|n| n.score) else { return };
+        let height = self.height(x);
         let mut update = [HEAD; MAX_LEVEL];
         let mut rank = [0usize; MAX_LEVEL];
         self.path(score, arena_member(&self.chunks, x), &mut update, &mut rank);
@@ -373,17 +423,17 @@ impl SkipList {
         }
         for i in 0..height {
             let prev = update[i];
-            let link = self.node(prev).map_or(NO_LINK, |n| if i == 0 { Link { forward: n.forward0, span: 1, score: 0.0 } } else { n.upper(i) });
+            let link = self.upper(prev, i);
             self.set_link(x, i, link.forward, link.span - (rank[0] - rank[i]), link.score);
             self.set_link(prev, i, x, rank[0] - rank[i] + 1, score);
         }
         for i in height..self.level {
             let prev = update[i];
-            let span = self.link(prev, i).1;
+            let span = self.upper(prev, i).span;
             self.set_span(prev, i, span + 1);
         }
         self.set_backward(x, if update[0] == HEAD { NIL } else { update[0] });
-        let next = self.forward(x, 0);
+        let next = self.forward(x);
         if next == NIL {
             self.tail = x;
         } else {
@@ -413,27 +463,27 @@ impl SkipList {
     // `update` has MAX_LEVEL slots and every level index is below `self.level`.
     #[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
     fn unlink_after(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
-        if self.forward(update[0], 0) != x {
+        if self.forward(update[0]) != x {
             return;
         }
         for i in 0..self.level {
             let prev = update[i];
-            let (prev_forward, prev_span) = self.link(prev, i);
-            if prev_forward == x {
-                let link = self.node(x).map_or(NO_LINK, |n| if i == 0 { Link { forward: n.forward0, span: 1, score: 0.0 } } else { n.upper(i) });
-                self.set_link(prev, i, link.forward, prev_span + link.span - 1, link.score);
+            let prev_link = self.upper(prev, i);
+            if prev_link.forward == x {
+                let link = self.upper(x, i);
+                self.set_link(prev, i, link.forward, prev_link.span + link.span - 1, link.score);
             } else {
-                self.set_span(prev, i, prev_span.saturating_sub(1));
+                self.set_span(prev, i, prev_link.span.saturating_sub(1));
             }
         }
-        let next = self.forward(x, 0);
+        let next = self.forward(x);
         let back = self.node(x).map_or(NIL, |n| n.backward);
         if next == NIL {
             self.tail = back;
         } else {
             self.set_backward(next, back);
         }
-        while self.level > 1 && self.forward(HEAD, self.level - 1) == NIL {
+        while self.level > 1 && self.towers.link(HEAD_TOWER, self.level - 1).forward == NIL {
             self.level -= 1;
         }
         self.len -= 1;
@@ -455,7 +505,7 @@ impl SkipList {
                 // otherwise it moves, keeping its slot (and index entry).
                 let stays = self.node(node.backward).is_none_or(|b| sorts_before(b.score, b.member(), score, member))
                     && self.node(node.forward0).is_none_or(|f| sorts_before(score, member, f.score, f.member()));
-                let height = node.height();
+                let height = self.height(x);
                 // A node of height 1 (three in four) has no link above level 0 leading to it.
                 let update = if stays && height == 1 { [HEAD; MAX_LEVEL] } else { self.path_to(x) };
                 if !stays {
@@ -466,9 +516,8 @@ impl SkipList {
                 }
                 if stays {
                     for (level, &prev) in update.iter().enumerate().take(height).skip(1) {
-                        if let Some(n) = self.node_mut(prev) {
-                            n.set_link_score(level, score);
-                        }
+                        let link = self.upper(prev, level);
+                        self.set_link(prev, level, link.forward, link.span, score);
                     }
                 } else {
                     self.link_node(x);
@@ -477,7 +526,13 @@ impl SkipList {
             }
             None => {
                 let height = self.random_level();
-                let x = self.alloc(Node::new(score, member, height));
+                let x = self.alloc(Node::new(score, member));
+                if height > 1 {
+                    let tower = self.towers.alloc(x, height);
+                    if let Some(n) = self.node_mut(x) {
+                        n.tower = tower;
+                    }
+                }
                 self.link_node(x);
                 let chunks = &self.chunks;
                 let hasher = &self.hasher;
@@ -503,16 +558,27 @@ impl SkipList {
     /// `is_before(score, member)` must be true for a prefix of the order and false after; it
     /// gets the member as a [`MemberOf`] so a score comparison never reads it.
     fn last_before(&self, is_before: impl Fn(f64, MemberOf<'_>) -> bool) -> (usize, u32) {
-        let mut x = HEAD;
+        let mut t = HEAD_TOWER;
         let mut rank = 0;
-        for i in (0..self.level).rev() {
+        for i in (1..self.level).rev() {
             loop {
-                let link = self.step(x, i);
-                if link.forward == NIL || !is_before(link.score, MemberOf(self, link.forward)) {
+                let link = self.towers.link(t, i);
+                if link.forward == NIL || !is_before(link.score, MemberOf { list: self, node: NIL, tower: link.forward }) {
                     break;
                 }
                 rank += link.span;
-                x = link.forward;
+                t = link.forward;
+            }
+        }
+        let mut x = self.towers.node(t);
+        loop {
+            let next = self.forward(x);
+            match self.node(next) {
+                Some(n) if is_before(n.score, MemberOf { list: self, node: next, tower: NIL }) => {
+                    rank += 1;
+                    x = next;
+                }
+                _ => break,
             }
         }
         (rank, x)
@@ -528,19 +594,33 @@ impl SkipList {
     /// itself (Redis's `zslGetRank`).
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         let target = self.find(member)?;
-        let score = self.node(target)?.score;
-        let mut x = HEAD;
+        let (score, target_tower) = self.node(target).map(|n| (n.score, n.tower))?;
+        let mut t = HEAD_TOWER;
         let mut rank = 0;
-        for i in (0..self.level).rev() {
+        for i in (1..self.level).rev() {
             loop {
-                let link = self.step(x, i);
+                let link = self.towers.link(t, i);
                 if link.forward == NIL
-                    || (link.forward != target && !self.sorts_before_key(link.forward, link.score, score, member))
+                    || (link.forward != target_tower && !self.tower_before(link.forward, link.score, score, member))
                 {
                     break;
                 }
                 rank += link.span;
-                x = link.forward;
+                t = link.forward;
+            }
+            if t == target_tower {
+                return Some((rank - 1, score));
+            }
+        }
+        let mut x = self.towers.node(t);
+        loop {
+            let next = self.forward(x);
+            match self.node(next) {
+                Some(n) if next == target || sorts_before(n.score, &n.member, score, member) => {
+                    rank += 1;
+                    x = next;
+                }
+                _ => break,
             }
             if x == target {
                 return Some((rank - 1, score));
@@ -554,23 +634,28 @@ impl SkipList {
             return NIL;
         }
         let target = rank + 1;
-        let mut x = HEAD;
+        let mut t = HEAD_TOWER;
         let mut traversed = 0;
-        for i in (0..self.level).rev() {
+        for i in (1..self.level).rev() {
             loop {
-                let (next, span) = self.link(x, i);
-                if next != NIL && traversed + span <= target {
-                    traversed += span;
-                    x = next;
+                let link = self.towers.link(t, i);
+                if link.forward != NIL && traversed + link.span <= target {
+                    traversed += link.span;
+                    t = link.forward;
                 } else {
                     break;
                 }
             }
             if traversed == target {
-                return x;
+                return self.towers.node(t);
             }
         }
-        NIL
+        let mut x = self.towers.node(t);
+        while traversed < target && x != NIL {
+            x = self.forward(x);
+            traversed += 1;
+        }
+        x
     }
 
     /// The element at 0-based `rank`.
@@ -585,13 +670,13 @@ impl SkipList {
 
     /// Every element in order.
     pub fn iter(&self) -> Iter<'_> {
-        Iter { list: self, at: self.forward(HEAD, 0), rev: false }
+        Iter { list: self, at: self.forward(HEAD), rev: false }
     }
 
     /// Removes and returns the first element (the last when `last`). Popping the first costs
     /// no walk: its predecessor is the head at every level.
     pub fn pop(&mut self, last: bool) -> Option<(Bytes, f64)> {
-        let x = if last { self.tail } else { self.forward(HEAD, 0) };
+        let x = if last { self.tail } else { self.forward(HEAD) };
         let (member, score) = self.node(x).map(|n| (Bytes::copy_from_slice(n.member()), n.score))?;
         if let Ok(entry) = self.index.find_entry(self.hash(&member), |&i| i == x) {
             entry.remove();
@@ -620,7 +705,7 @@ impl SkipList {
             }
         } else {
             let (below, last_below) = self.last_before(|s, m| range.below_min_with(s, || m.get()));
-            if offset == 0 { self.forward(last_below, 0) } else { self.node_at(below + offset) }
+            if offset == 0 { self.forward(last_below) } else { self.node_at(below + offset) }
         };
         let mut out = Vec::new();
         while out.len() < limit {
@@ -634,27 +719,35 @@ impl SkipList {
         out
     }
 
-    /// An estimate of the heap bytes the list holds: the arena chunks, each node's data block
-    /// and the member index.
+    /// An estimate of the heap bytes the list holds: the arena chunks, each node's member
+    /// block, the tower arena and the member index.
     pub fn allocated_bytes(&self) -> usize {
         use super::super::memory::heap_block;
         let chunks: usize = self.chunks.iter().map(|c| heap_block(c.capacity() * std::mem::size_of::<Node>())).sum();
-        let data: usize = self.chunks.iter().flatten().map(|n| heap_block(n.data.len())).sum();
+        let members: usize = self.chunks.iter().flatten().map(|n| heap_block(n.member.len())).sum();
         heap_block(self.chunks.capacity() * std::mem::size_of::<Vec<Node>>())
             + chunks
-            + data
+            + members
+            + heap_block(self.towers.words.capacity() * std::mem::size_of::<u64>())
+            + heap_block(self.towers.free.capacity() * std::mem::size_of::<u32>())
             + super::super::memory::hashmap_bytes(self.index.capacity(), std::mem::size_of::<u32>())
     }
 }
 
 /// A node's member, read only if asked for (a walk's comparison by score never reads it).
 #[derive(Clone, Copy)]
-pub struct MemberOf<'a>(&'a SkipList, u32);
+pub struct MemberOf<'a> {
+    list: &'a SkipList,
+    /// The node, or `NIL` when only its tower is at hand.
+    node: u32,
+    tower: u32,
+}
 
 impl<'a> MemberOf<'a> {
     /// The member's bytes.
     pub fn get(self) -> &'a [u8] {
-        arena_member(&self.0.chunks, self.1)
+        let node = if self.node == NIL { self.list.towers.node(self.tower) } else { self.node };
+        arena_member(&self.list.chunks, node)
     }
 }
 
@@ -690,10 +783,10 @@ mod tests {
         fn check_links(&self) {
             let order: Vec<u32> = {
                 let mut out = Vec::new();
-                let mut x = self.forward(HEAD, 0);
+                let mut x = self.forward(HEAD);
                 while x != NIL {
                     out.push(x);
-                    x = self.forward(x, 0);
+                    x = self.forward(x);
                 }
                 out
             };
@@ -702,8 +795,8 @@ mod tests {
             for level in 1..self.level {
                 let mut x = HEAD;
                 loop {
-                    let link = self.node(x).unwrap().upper(level);
-                    let next = order[rank_of(x)..].iter().copied().find(|&y| self.node(y).unwrap().height() > level);
+                    let link = self.upper(x, level);
+                    let next = order[rank_of(x)..].iter().copied().find(|&y| self.height(y) > level);
                     assert_eq!(link.forward, next.unwrap_or(NIL), "level {level} link from {x}");
                     let Some(next) = next else { break };
                     assert_eq!(link.span, rank_of(next) - rank_of(x), "span at level {level} from {x}");
