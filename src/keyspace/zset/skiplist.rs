@@ -15,12 +15,26 @@
 //!
 //! Nodes live in a chunked arena (chunks of 1024 nodes, free slots chained) and link by `u32`
 //! index, so there is no `unsafe` and no reference counting. A node is 40 bytes: score,
-//! backward link, the level-0 link inline (its span is always 1), and one heap block holding
-//! the member followed by the `(forward, span)` pairs of its higher levels. Heights are drawn
-//! as in Redis (one more level with probability 1/4, at most 32), from one xorshift draw. The
-//! index is a `hashbrown::HashTable<u32>` of node numbers hashed (foldhash, seeded per set) by
-//! the member bytes they hold. For a 19-byte member that is about 40 + 24 + 8 (levels, on
-//! average) + 6 (index) bytes per element, against ~128 for Redis's skiplist + dict.
+//! backward link, the level-0 link inline (its span is always 1), its tower's index, and its
+//! member in a heap block of its own. Heights are drawn as in Redis (one more level with
+//! probability 1/4, at most 32), from one xorshift draw. The index is a
+//! `hashbrown::HashTable<u32>` of node numbers hashed (foldhash, seeded per set) by the member
+//! bytes they hold.
+//!
+//! # Towers: one cache line per step
+//! On a large set every step of a walk is a cache miss, so the layout is chosen for the number
+//! of lines a walk touches, not for instructions. The links above level 0 of a node taller
+//! than 1 (one in four) are its *tower*: `2h - 1` contiguous words in one `u64` arena (the
+//! node's index and height, then per level the forward node's score, the forward node's tower
+//! and the span). A link leads to the next tower, not to the node, and carries the score of
+//! the node it leads to, so a walk above level 0 reads one tower per step, decides whether to
+//! follow a link from the link alone (the node and its member are read only on a score tie),
+//! and reads a node only when it drops to level 0. Redis's `zskiplistNode` keeps its levels
+//! inline for the same reason; it still reads the next node to compare its score, which the
+//! cached score saves. The price is the score copy in every upper link (a score change
+//! updates the links that lead to the node) and 8 bytes of tower header per tall node. For a
+//! 19-byte member that is about 40 + 24 (member block) + 7 (towers, on average) + 6 (index)
+//! bytes per element, against ~128 for Redis's skiplist + dict.
 
 use super::{AddOutcome, Range, sorts_before};
 use bytes::Bytes;
@@ -41,6 +55,9 @@ const CHUNK_BITS: u32 = 10;
 const CHUNK: usize = 1 << CHUNK_BITS;
 /// Index of the head's tower in the tower arena.
 const HEAD_TOWER: u32 = 0;
+// A path's `update` array holds a node at level 0 and towers above: `[HEAD; MAX_LEVEL]` is
+// the head at every level only because the two indices are equal.
+const _: () = assert!(HEAD == HEAD_TOWER);
 
 /// One element: 40 bytes in the arena, its member in a heap block of its own, and, for the
 /// one node in four that is taller than level 0, a tower in the tower arena.
@@ -257,16 +274,6 @@ impl SkipList {
         }
     }
 
-    /// Node `x`'s link at `level`, its forward as a node; `score` is the forward node's above
-    /// level 0 and meaningless at level 0 (the mutation paths' view of a link).
-    fn upper(&self, x: u32, level: usize) -> Link {
-        if level == 0 {
-            return Link { forward: self.forward(x), span: 1, score: 0.0 };
-        }
-        let link = self.towers.link(self.tower(x), level);
-        Link { forward: if link.forward == NIL { NIL } else { self.towers.node(link.forward) }, ..link }
-    }
-
     /// The node after `x` at level 0.
     fn forward(&self, x: u32) -> u32 {
         self.node(x).map_or(NIL, |n| n.forward0)
@@ -279,25 +286,9 @@ impl SkipList {
         t_score < score || (t_score == score && arena_member(&self.chunks, self.towers.node(t)) < member)
     }
 
-    /// Sets `x`'s link at `level` to node `forward`; `score` is the forward node's (unused at
-    /// level 0).
-    fn set_link(&mut self, x: u32, level: usize, forward: u32, span: usize, score: f64) {
-        if level == 0 {
-            if let Some(n) = self.node_mut(x) {
-                n.forward0 = forward;
-            }
-            return;
-        }
-        let forward = if forward == NIL { NIL } else { self.tower(forward) };
-        let t = self.tower(x);
-        self.towers.set_link(t, level, Link { forward, span, score });
-    }
-
-    fn set_span(&mut self, x: u32, level: usize, span: usize) {
-        if level > 0 {
-            let t = self.tower(x);
-            let link = self.towers.link(t, level);
-            self.towers.set_link(t, level, Link { span, ..link });
+    fn set_forward(&mut self, x: u32, forward: u32) {
+        if let Some(n) = self.node_mut(x) {
+            n.forward0 = forward;
         }
     }
 
@@ -371,7 +362,9 @@ impl SkipList {
         }
     }
 
-    /// The last node at each level that sorts before `(score, member)`, and its rank.
+    /// The last node at each level that sorts before `(score, member)`, and its rank: at
+    /// level 0 as a node, above as a tower (what the mutation paths use: `[HEAD; MAX_LEVEL]`
+    /// means the head at every level, `HEAD_TOWER` being `HEAD`).
     // `update` and `rank` have MAX_LEVEL slots and `self.level` is at most MAX_LEVEL.
     #[allow(clippy::indexing_slicing)]
     fn path(&self, score: f64, member: &[u8], update: &mut [u32; MAX_LEVEL], rank: &mut [usize; MAX_LEVEL]) {
@@ -386,7 +379,7 @@ impl SkipList {
                 rank[i] += link.span;
                 t = link.forward;
             }
-            update[i] = self.towers.node(t);
+            update[i] = t;
         }
         rank[0] = if self.level == 1 { 0 } else { rank[1] };
         let mut x = self.towers.node(t);
@@ -416,21 +409,23 @@ impl SkipList {
         if height > self.level {
             for i in self.level..height {
                 rank[i] = 0;
-                update[i] = HEAD;
-                self.set_span(HEAD, i, self.len);
+                update[i] = HEAD_TOWER;
+                self.towers.set_link(HEAD_TOWER, i, Link { span: self.len, ..NO_LINK });
             }
             self.level = height;
         }
-        for i in 0..height {
-            let prev = update[i];
-            let link = self.upper(prev, i);
-            self.set_link(x, i, link.forward, link.span - (rank[0] - rank[i]), link.score);
-            self.set_link(prev, i, x, rank[0] - rank[i] + 1, score);
+        let after = self.forward(update[0]);
+        self.set_forward(x, after);
+        self.set_forward(update[0], x);
+        let tower = self.tower(x);
+        for i in 1..height {
+            let link = self.towers.link(update[i], i);
+            self.towers.set_link(tower, i, Link { span: link.span - (rank[0] - rank[i]), ..link });
+            self.towers.set_link(update[i], i, Link { forward: tower, span: rank[0] - rank[i] + 1, score });
         }
-        for i in height..self.level {
-            let prev = update[i];
-            let span = self.upper(prev, i).span;
-            self.set_span(prev, i, span + 1);
+        for i in height.max(1)..self.level {
+            let link = self.towers.link(update[i], i);
+            self.towers.set_link(update[i], i, Link { span: link.span + 1, ..link });
         }
         self.set_backward(x, if update[0] == HEAD { NIL } else { update[0] });
         let next = self.forward(x);
@@ -442,7 +437,7 @@ impl SkipList {
         self.len += 1;
     }
 
-    /// The last node at each level that sorts before node `x`.
+    /// The last node at each level that sorts before node `x` (as [`SkipList::path`] gives it).
     fn path_to(&self, x: u32) -> [u32; MAX_LEVEL] {
         let mut update = [HEAD; MAX_LEVEL];
         let mut rank = [0usize; MAX_LEVEL];
@@ -463,20 +458,21 @@ impl SkipList {
     // `update` has MAX_LEVEL slots and every level index is below `self.level`.
     #[allow(clippy::indexing_slicing, clippy::needless_range_loop)]
     fn unlink_after(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
+        let next = self.forward(x);
         if self.forward(update[0]) != x {
             return;
         }
-        for i in 0..self.level {
-            let prev = update[i];
-            let prev_link = self.upper(prev, i);
-            if prev_link.forward == x {
-                let link = self.upper(x, i);
-                self.set_link(prev, i, link.forward, prev_link.span + link.span - 1, link.score);
+        self.set_forward(update[0], next);
+        let tower = self.tower(x);
+        for i in 1..self.level {
+            let link = self.towers.link(update[i], i);
+            if tower != NIL && link.forward == tower {
+                let skipped = self.towers.link(tower, i);
+                self.towers.set_link(update[i], i, Link { span: link.span + skipped.span - 1, ..skipped });
             } else {
-                self.set_span(prev, i, prev_link.span.saturating_sub(1));
+                self.towers.set_link(update[i], i, Link { span: link.span.saturating_sub(1), ..link });
             }
         }
-        let next = self.forward(x);
         let back = self.node(x).map_or(NIL, |n| n.backward);
         if next == NIL {
             self.tail = back;
@@ -516,8 +512,8 @@ impl SkipList {
                 }
                 if stays {
                     for (level, &prev) in update.iter().enumerate().take(height).skip(1) {
-                        let link = self.upper(prev, level);
-                        self.set_link(prev, level, link.forward, link.span, score);
+                        let link = self.towers.link(prev, level);
+                        self.towers.set_link(prev, level, Link { score, ..link });
                     }
                 } else {
                     self.link_node(x);
@@ -778,6 +774,16 @@ mod tests {
     use super::*;
 
     impl SkipList {
+    /// Node `x`'s link at `level`, its forward as a node; `score` is the forward node's above
+    /// level 0 and meaningless at level 0 (the mutation paths' view of a link).
+    fn upper(&self, x: u32, level: usize) -> Link {
+        if level == 0 {
+            return Link { forward: self.forward(x), span: 1, score: 0.0 };
+        }
+        let link = self.towers.link(self.tower(x), level);
+        Link { forward: if link.forward == NIL { NIL } else { self.towers.node(link.forward) }, ..link }
+    }
+
         /// Checks every link: it leads to the next node of its level, jumps over as many
         /// level-0 nodes as its span says, and caches the score of the node it leads to.
         fn check_links(&self) {
