@@ -102,46 +102,76 @@ impl Node {
     }
 }
 
-/// The links above level 0 of every node taller than 1, each node's contiguous in one `u64`
-/// arena, so a walk above level 0 reads one tower per step and nothing else.
+/// Words per tower-arena chunk, as a power of two (64 KiB chunks).
+const TOWER_CHUNK_BITS: u32 = 13;
+/// Words per tower-arena chunk.
+const TOWER_CHUNK: usize = 1 << TOWER_CHUNK_BITS;
+
+/// The links above level 0 of every node taller than 1, each node's contiguous in a chunked
+/// `u64` arena, so a walk above level 0 reads one tower per step and nothing else.
 ///
 /// A tower of height `h` is `2h - 1` words at its index `t`: `t` holds the node's index (low
 /// 32 bits) and `h` (high 32 bits); level `i` (1 to `h - 1`) is the two words at
 /// `t + 2i - 1`: the forward node's score (its `f64` bits), then the forward node's tower
-/// (low 32) and the span (high 32). A freed tower chains to the next free one of its height
-/// through its first word's low half.
+/// (low 32) and the span (high 32). Word `t` is `chunks[t >> TOWER_CHUNK_BITS][t % CHUNK]`; a
+/// tower never straddles two chunks. As in the node arena, the first chunk grows by doubling
+/// (a set just converted from the compact form stays small) and later ones are allocated
+/// whole, so the arena never moves or copies. A freed tower chains to the next free one of
+/// its height through its first word's low half.
 #[derive(Debug, Clone, Default)]
 struct Towers {
-    words: Vec<u64>,
+    chunks: Vec<Vec<u64>>,
     /// The first free tower of each height, or `NIL`.
     free: Vec<u32>,
 }
 
 impl Towers {
+    /// The words of the tower at `t`, from its first word to its chunk's end.
+    #[inline]
+    fn words(&self, t: u32) -> Option<&[u64]> {
+        self.chunks.get((t >> TOWER_CHUNK_BITS) as usize)?.get(t as usize & (TOWER_CHUNK - 1)..)
+    }
+
+    fn words_mut(&mut self, t: u32) -> Option<&mut [u64]> {
+        self.chunks.get_mut((t >> TOWER_CHUNK_BITS) as usize)?.get_mut(t as usize & (TOWER_CHUNK - 1)..)
+    }
+
     /// A new tower of `height` (at least 2) for node `node`, all its links empty.
     fn alloc(&mut self, node: u32, height: usize) -> u32 {
+        let size = 2 * height - 1;
         let header = u64::from(node) | (height as u64) << 32;
         let empty = u64::from(NIL);
+        let fill = |words: &mut [u64]| {
+            for (k, w) in words.iter_mut().take(size).enumerate() {
+                *w = if k == 0 { header } else if k % 2 == 1 { 0 } else { empty };
+            }
+        };
         if let Some(&t) = self.free.get(height).filter(|&&t| t != NIL) {
-            let start = t as usize;
-            if let Some(words) = self.words.get_mut(start..start + 2 * height - 1) {
+            if let Some(words) = self.words_mut(t) {
                 let next = words.first().map_or(NIL, |&w| w as u32);
+                fill(words);
                 if let Some(slot) = self.free.get_mut(height) {
                     *slot = next;
-                }
-                for (k, w) in words.iter_mut().enumerate() {
-                    *w = if k == 0 { header } else if k % 2 == 1 { 0 } else { empty };
                 }
                 return t;
             }
         }
-        let t = to_u32(self.words.len());
-        self.words.push(header);
-        for _ in 1..height {
-            self.words.push(0);
-            self.words.push(empty);
+        if self.chunks.last().is_none_or(|c| c.len() + size > TOWER_CHUNK) {
+            // The first chunk grows by doubling; later ones are allocated whole.
+            self.chunks.push(if self.chunks.is_empty() { Vec::new() } else { Vec::with_capacity(TOWER_CHUNK) });
         }
-        t
+        let chunk_index = self.chunks.len() - 1;
+        match self.chunks.last_mut() {
+            Some(chunk) => {
+                let at = chunk.len();
+                chunk.resize(at + size, 0);
+                if let Some(words) = chunk.get_mut(at..) {
+                    fill(words);
+                }
+                to_u32((chunk_index << TOWER_CHUNK_BITS) | at)
+            }
+            None => NIL,
+        }
     }
 
     /// Returns tower `t` to its height's free list.
@@ -151,7 +181,7 @@ impl Towers {
             self.free.resize(height + 1, NIL);
         }
         let next = self.free.get(height).copied().unwrap_or(NIL);
-        if let Some(w) = self.words.get_mut(t as usize) {
+        if let Some(w) = self.words_mut(t).and_then(|w| w.first_mut()) {
             *w = u64::from(next) | (height as u64) << 32;
         }
         if let Some(slot) = self.free.get_mut(height) {
@@ -162,29 +192,37 @@ impl Towers {
     /// The node whose tower `t` is.
     #[inline]
     fn node(&self, t: u32) -> u32 {
-        self.words.get(t as usize).map_or(NIL, |&w| w as u32)
+        self.words(t).and_then(|w| w.first()).map_or(NIL, |&w| w as u32)
     }
 
     fn height(&self, t: u32) -> usize {
-        self.words.get(t as usize).map_or(1, |&w| (w >> 32) as usize)
+        self.words(t).and_then(|w| w.first()).map_or(1, |&w| (w >> 32) as usize)
     }
 
     /// Tower `t`'s link at `level` (1 or more), its forward as a tower.
     #[inline]
     fn link(&self, t: u32, level: usize) -> Link {
-        let at = t as usize + 2 * level - 1;
-        // One bounds check for the link: this is the inner step of every walk.
-        match self.words.get(at..at + 2) {
+        let at = 2 * level - 1;
+        match self.words(t).and_then(|w| w.get(at..at + 2)) {
             Some(&[score, rest]) => Link { score: f64::from_bits(score), forward: rest as u32, span: (rest >> 32) as usize },
             _ => NO_LINK,
         }
     }
 
     fn set_link(&mut self, t: u32, level: usize, link: Link) {
-        let at = t as usize + 2 * level - 1;
-        if let Some(words) = self.words.get_mut(at..at + 2) {
+        let at = 2 * level - 1;
+        if let Some(words) = self.words_mut(t).and_then(|w| w.get_mut(at..at + 2)) {
             words.copy_from_slice(&[link.score.to_bits(), u64::from(link.forward) | u64::from(to_u32(link.span)) << 32]);
         }
+    }
+
+    /// Heap bytes held (MEMORY USAGE).
+    fn allocated_bytes(&self) -> usize {
+        use super::super::memory::heap_block;
+        let chunks: usize = self.chunks.iter().map(|c| heap_block(c.capacity() * std::mem::size_of::<u64>())).sum();
+        chunks
+            + heap_block(self.chunks.capacity() * std::mem::size_of::<Vec<u64>>())
+            + heap_block(self.free.capacity() * std::mem::size_of::<u32>())
     }
 }
 
@@ -724,8 +762,7 @@ impl SkipList {
         heap_block(self.chunks.capacity() * std::mem::size_of::<Vec<Node>>())
             + chunks
             + members
-            + heap_block(self.towers.words.capacity() * std::mem::size_of::<u64>())
-            + heap_block(self.towers.free.capacity() * std::mem::size_of::<u32>())
+            + self.towers.allocated_bytes()
             + super::super::memory::hashmap_bytes(self.index.capacity(), std::mem::size_of::<u32>())
     }
 }
@@ -851,6 +888,35 @@ mod tests {
         let all: Vec<(f64, Vec<u8>)> = list.iter().map(|(s, m)| (s, m.to_vec())).collect();
         for (rank, (score, member)) in all.iter().enumerate() {
             assert_eq!(list.rank(member), Some((rank, *score)));
+        }
+    }
+
+    #[test]
+    fn towers_spread_over_several_arena_chunks_keep_ranks_and_reuse_freed_towers() {
+        let mut list = SkipList::new();
+        let n = 40_000u64;
+        // Members in a scrambled order, so towers and nodes are not laid out in rank order.
+        for i in 0..n {
+            let m = (i * 7919) % n;
+            list.add(format!("m{m:06}").as_bytes(), (m % 1000) as f64);
+        }
+        assert!(list.towers.chunks.len() > 1, "the test should cross a tower chunk");
+        for m in (0..n).step_by(3) {
+            assert!(list.remove(format!("m{m:06}").as_bytes()));
+        }
+        let words_before = list.towers.chunks.iter().map(Vec::len).sum::<usize>();
+        for m in (0..n).step_by(3) {
+            list.add(format!("m{m:06}").as_bytes(), (m % 1000) as f64 + 0.5);
+        }
+        // Re-adding as many nodes as were removed mostly reuses the freed towers.
+        let words_after = list.towers.chunks.iter().map(Vec::len).sum::<usize>();
+        assert!(words_after < words_before + words_before / 4, "{words_before} -> {words_after}");
+        let all: Vec<(f64, Vec<u8>)> = list.iter().map(|(s, m)| (s, m.to_vec())).collect();
+        assert_eq!(all.len() as u64, n);
+        assert!(all.windows(2).all(|w| sorts_before(w[0].0, &w[0].1, w[1].0, &w[1].1)));
+        for (rank, (score, member)) in all.iter().enumerate().step_by(97) {
+            assert_eq!(list.rank(member), Some((rank, *score)));
+            assert_eq!(list.get(rank).map(|(s, m)| (s, m.to_vec())), Some((*score, member.clone())));
         }
     }
 }
