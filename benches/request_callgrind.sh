@@ -11,11 +11,10 @@
 # divide the dump's instruction total by N. Every thread of the server counts (Herald's
 # runtime workers included); redis-benchmark runs outside valgrind.
 #
-# Usage: benches/request_callgrind.sh [-n N] [-c clients] [-P "1 16"] [--tests set,get,incr]
-#          [--servers herald,redis]
-# Environment (flags win): N (20000), CLIENTS (50), PIPELINES ("1 16"), TESTS (set,get,incr),
-# SERVERS (herald,redis), HERALD_BIN (built if unset), OUT_DIR (a temporary directory; the
-# dumps stay there for `callgrind_annotate --inclusive=yes`).
+# Usage: benches/request_callgrind.sh
+# Environment: N (20000), CLIENTS (50), PIPELINES ("1 16"), TESTS (set,get,incr), SERVERS
+# (herald,redis), HERALD_BIN (built if unset), OUT_DIR (a temporary directory; the dumps stay
+# there for `callgrind_annotate --inclusive=yes`).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,17 +23,6 @@ CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-1 16}
 TESTS=${TESTS:-set,get,incr}
 SERVERS=${SERVERS:-herald,redis}
-while [ $# -gt 0 ]; do
-  case $1 in
-    -n) N=$2; shift 2 ;;
-    -c) CLIENTS=$2; shift 2 ;;
-    -P) PIPELINES=$2; shift 2 ;;
-    --tests|-t) TESTS=$2; shift 2 ;;
-    --servers) SERVERS=$2; shift 2 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "request_callgrind.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
 script=request_callgrind.sh
 PIN=0
 # shellcheck source=benches/servers.sh

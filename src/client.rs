@@ -125,22 +125,60 @@ pub struct ClientHandle {
     pub outbox: crate::pubsub::Outbox,
 }
 
-/// A client's kill switch. The connection checks it around every read, so besides the
-/// `Notify` a WebSocket session awaits, it keeps a flag and one registered waker: checking
-/// those is a load and a compare, where polling a `Notify` waiter takes a lock each time.
+/// A flag other tasks set to wake the one connection task that polls it. Checking it is a
+/// load while it is clear and re-registering a waker that is already there, cheap enough to do
+/// around every read, where polling a `Notify` waiter takes a lock each time.
+#[derive(Debug, Default)]
+pub struct WakeFlag {
+    set: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl WakeFlag {
+    /// Sets the flag and wakes the task polling it.
+    pub fn set(&self) {
+        self.set.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Clears the flag.
+    pub fn clear(&self) {
+        self.set.store(false, Ordering::Release);
+    }
+
+    /// Wakes the task polling the flag without setting it (to look at something else).
+    pub fn wake(&self) {
+        self.waker.wake();
+    }
+
+    /// Ready while the flag is set; otherwise `cx` is woken by the next [`WakeFlag::set`] or
+    /// [`WakeFlag::wake`].
+    pub fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.set.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        if self.set.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// A client's kill switch: a [`WakeFlag`] the RESP connection checks around every read, and
+/// the `Notify` a WebSocket session awaits.
 #[derive(Debug, Default)]
 pub struct Kill {
-    requested: AtomicBool,
+    requested: WakeFlag,
     notify: Notify,
-    waker: AtomicWaker,
 }
 
 impl Kill {
     /// Asks the connection to close.
     pub fn notify_one(&self) {
-        self.requested.store(true, Ordering::Release);
+        self.requested.set();
         self.notify.notify_one();
-        self.waker.wake();
     }
 
     /// Resolves once a kill is requested (a permit is kept if nobody was waiting).
@@ -150,21 +188,13 @@ impl Kill {
 
     /// Wakes the connection without killing it, to look at the server's state (shutdown).
     pub fn wake(&self) {
-        self.waker.wake();
+        self.requested.wake();
     }
 
     /// Ready once a kill is requested; otherwise `cx` is woken by [`Kill::notify_one`] or
     /// [`Kill::wake`].
     pub fn poll_requested(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.requested.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        self.waker.register(cx.waker());
-        if self.requested.load(Ordering::Acquire) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        self.requested.poll(cx)
     }
 }
 

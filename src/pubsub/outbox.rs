@@ -3,16 +3,16 @@
 //!
 //! Publishers append pre-encoded frames (shared [`Bytes`], so a message fanned out to a thousand
 //! subscribers is one allocation) and never wait: an append is O(1) under a short lock. The
-//! connection task wakes on [`Outbox::ready`], takes everything queued and writes it in one
-//! batch. Bytes count against the limit from the moment they are queued until the socket
-//! accepted them, so a subscriber that stops reading reaches the limit and is dropped instead of
-//! growing memory.
+//! connection task wakes on [`Outbox::poll_queued`] (a WebSocket session on [`Outbox::ready`]),
+//! takes everything queued and writes it in one batch. Bytes count against the limit from the
+//! moment they are queued until the socket accepted them, so a subscriber that stops reading
+//! reaches the limit and is dropped instead of growing memory.
 
 use crate::config::BufferLimit;
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
-use futures_util::task::AtomicWaker;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use crate::client::WakeFlag;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -74,10 +74,8 @@ pub struct Outbox {
     format: AtomicU8,
     /// Woken when the queue goes from empty to non-empty (a WebSocket session waits on it).
     ready: Notify,
-    /// Whether frames are queued, readable without the lock.
-    queued: AtomicBool,
-    /// Woken with `ready`: the RESP connection's task, which checks `queued` around every read.
-    waker: AtomicWaker,
+    /// Set when frames are queued, for the RESP connection to check around every read.
+    nonempty: WakeFlag,
 }
 
 #[derive(Debug, Default)]
@@ -124,7 +122,7 @@ impl Outbox {
             state.overflowed = true;
             state.frames = Vec::new();
             state.queued = 0;
-            self.queued.store(false, Ordering::Release);
+            self.nonempty.clear();
             self.pending.store(state.in_flight, Ordering::Relaxed);
             return Offer::Overflowed;
         }
@@ -132,11 +130,11 @@ impl Outbox {
         state.frames.push(frame.clone());
         state.queued += frame.len();
         self.pending.store(state.queued + state.in_flight, Ordering::Relaxed);
-        self.queued.store(true, Ordering::Release);
         drop(state);
         if was_empty {
             self.ready.notify_one();
-            self.waker.wake();
+            // A drain between the unlock and this only makes the connection look for nothing.
+            self.nonempty.set();
         }
         Offer::Queued
     }
@@ -175,7 +173,7 @@ impl Outbox {
             each(&frame);
         }
         state.queued = 0;
-        self.queued.store(false, Ordering::Release);
+        self.nonempty.clear();
         self.pending.store(state.in_flight, Ordering::Relaxed);
         moved
     }
@@ -187,7 +185,7 @@ impl Outbox {
             out.extend_from_slice(&frame);
         }
         state.queued = 0;
-        self.queued.store(false, Ordering::Release);
+        self.nonempty.clear();
         moved
     }
 
@@ -243,15 +241,7 @@ impl Outbox {
     /// Ready while frames are queued; otherwise `cx` is woken when one is. Cheaper than
     /// [`Outbox::ready`] to check on every read: a load, and a waker that is already there.
     pub fn poll_queued(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.queued.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        self.waker.register(cx.waker());
-        if self.queued.load(Ordering::Acquire) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        self.nonempty.poll(cx)
     }
 }
 
