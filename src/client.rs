@@ -4,14 +4,14 @@
 use crate::keyspace::Keyspace;
 use crate::resp::Protocol;
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 use std::task::{Context, Poll};
-use futures_util::task::AtomicWaker;
+use std::time::Instant;
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
