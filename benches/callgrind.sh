@@ -1,6 +1,7 @@
 # Shared helpers for the callgrind benchmark scripts (scripting_callgrind.sh,
-# collections_callgrind.sh); sourced after servers.sh, not run. Expects $OUT_DIR (where dumps
-# and logs go) besides what servers.sh expects.
+# collections_callgrind.sh, request_callgrind.sh); sourced, not run. Expects what servers.sh
+# expects ($root, $script); sources servers.sh itself, unpinned (valgrind runs the server
+# alone), and makes $OUT_DIR (where dumps and logs go; a temporary directory unless set).
 # Provides: start_under_callgrind LABEL PORT (herald or redis, persistence off), stop LABEL,
 # and callgrind_measure LABEL PORT N SAVE_AS REDIS-BENCHMARK-ARGS..., which prints the server's
 # instructions per request for one redis-benchmark run, and callgrind_table WIDTH TEST... .
@@ -9,6 +10,12 @@
 # last-level data misses (`Ir/D1mr+D1mw/DLmr+DLmw`); callgrind_table's ratio is then per field.
 # The simulation is slow, so the server then runs uninstrumented (--instr-atstart=no) except
 # during callgrind_measure's redis-benchmark run: loading a large data set stays fast.
+
+PIN=0
+# shellcheck source=benches/servers.sh
+. "$root/benches/servers.sh"
+OUT_DIR=${OUT_DIR:-$(mktemp -d)}
+mkdir -p "$OUT_DIR"
 
 for tool in valgrind callgrind_control; do
   command -v "$tool" >/dev/null || { echo "$script: $tool not found" >&2; exit 1; }

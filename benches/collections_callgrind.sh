@@ -28,11 +28,6 @@ PIPELINES=${PIPELINES:-1 16}
 SERVERS=${SERVERS:-herald,redis}
 TESTS=${TESTS:-hset sadd zadd zpopmin zrank zrange09 byscore}
 script=collections_callgrind.sh
-PIN=0
-# shellcheck source=benches/servers.sh
-. "$root/benches/servers.sh"
-OUT_DIR=${OUT_DIR:-$(mktemp -d)}
-mkdir -p "$OUT_DIR"
 # shellcheck source=benches/callgrind.sh
 . "$root/benches/callgrind.sh"
 

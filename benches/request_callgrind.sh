@@ -24,11 +24,6 @@ PIPELINES=${PIPELINES:-1 16}
 TESTS=${TESTS:-set,get,incr}
 SERVERS=${SERVERS:-herald,redis}
 script=request_callgrind.sh
-PIN=0
-# shellcheck source=benches/servers.sh
-. "$root/benches/servers.sh"
-OUT_DIR=${OUT_DIR:-$(mktemp -d)}
-mkdir -p "$OUT_DIR"
 # shellcheck source=benches/callgrind.sh
 . "$root/benches/callgrind.sh"
 

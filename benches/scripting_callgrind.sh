@@ -36,11 +36,6 @@ while [ $# -gt 0 ]; do
   esac
 done
 script=scripting_callgrind.sh
-PIN=0
-# shellcheck source=benches/servers.sh
-. "$root/benches/servers.sh"
-OUT_DIR=${OUT_DIR:-$(mktemp -d)}
-mkdir -p "$OUT_DIR"
 # shellcheck source=benches/callgrind.sh
 . "$root/benches/callgrind.sh"
 
@@ -58,16 +53,11 @@ for label in ${SERVERS//,/ }; do
   sha[rmw]=$(redis-cli -p "$port" script load "$RMW_SCRIPT")
   for pipeline in $PIPELINES; do
     for test in ${TESTS//,/ }; do
-      case $test in
-        incr) cmd=(EVALSHA "${sha[incr]}" 1 key) ;;
-        rmw) cmd=(EVALSHA "${sha[rmw]}" 1 key) ;;
-        eval) cmd=(EVAL "return 1" 0) ;;
-        *) echo "scripting_callgrind.sh: unknown test $test" >&2; exit 2 ;;
-      esac
+      workload_command "$test"
       redis-cli -p "$port" del key >/dev/null
-      redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n 2000 -P "$pipeline" -q "${cmd[@]}" >"$OUT_DIR/bench.log" 2>&1 || { echo "scripting_callgrind.sh: redis-benchmark failed:" >&2; cat "$OUT_DIR/bench.log" >&2; exit 1; }
+      redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n 2000 -P "$pipeline" -q "${workload[@]}" >"$OUT_DIR/bench.log" 2>&1 || { echo "scripting_callgrind.sh: redis-benchmark failed:" >&2; cat "$OUT_DIR/bench.log" >&2; exit 1; }
       result[$label,$test,$pipeline]=$(callgrind_measure "$label" "$port" "$N" "$label-$test-P$pipeline" \
-        -c "$CLIENTS" -P "$pipeline" "${cmd[@]}")
+        -c "$CLIENTS" -P "$pipeline" "${workload[@]}")
     done
   done
   stop "$label"

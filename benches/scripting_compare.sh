@@ -90,16 +90,10 @@ cpu_ticks() {
 # Runs one test at one pipeline depth against one server; prints its requests per second.
 bench() {
   local port=$1 test=$2 pipeline=$3
-  local cmd
-  case $test in
-    incr) cmd=(EVALSHA "${sha[incr]}" 1 key) ;;
-    rmw) cmd=(EVALSHA "${sha[rmw]}" 1 key) ;;
-    eval) cmd=(EVAL "return 1" 0) ;;
-    *) echo "$script: unknown test $test (incr, rmw, eval)" >&2; exit 2 ;;
-  esac
+  workload_command "$test"
   redis-cli -p "$port" del key >/dev/null
   "${bench_pin[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$N" -P "$pipeline" \
-    --csv "${cmd[@]}" 2>/dev/null \
+    --csv "${workload[@]}" 2>/dev/null \
     | awk -F'","' 'NR > 1 && NF > 1 { print $2; exit }'
 }
 
